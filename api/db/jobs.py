@@ -1,0 +1,95 @@
+"""Queries and status changes of jobs. Every status change goes through `transition_job`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.db.models import Job, JobEvent, JobStatus, JobTransition, utcnow
+
+
+class TransitionError(Exception):
+    """The job was not in any of the expected from-states."""
+
+    def __init__(self, job_id: str, actual: str, expected: Iterable[str]) -> None:
+        self.job_id, self.actual, self.expected = job_id, actual, tuple(expected)
+        super().__init__(f"job {job_id} is {actual}, expected one of {self.expected}")
+
+
+def lock_job(session: Session, job_id: str) -> Job | None:
+    """Load the job under a row lock (SELECT ... FOR UPDATE; SQLite serialises writers anyway)."""
+    return session.scalars(
+        select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def append_event(session: Session, job: Job, type_: str, data: dict[str, Any]) -> JobEvent:
+    """Add an event with the next per-job sequence number. Call with the job row locked."""
+    last = session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id))
+    event = JobEvent(job_id=job.id, seq=(last or 0) + 1, type=type_, data=data)
+    session.add(event)
+    return event
+
+
+def append_events(
+    session: Session, job: Job, events: list[tuple[str, dict[str, Any]]]
+) -> list[JobEvent]:
+    """Add several events in one go (metric batches). Call with the job row locked."""
+    last = session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id)) or 0
+    rows = [
+        JobEvent(job_id=job.id, seq=last + i, type=type_, data=data)
+        for i, (type_, data) in enumerate(events, start=1)
+    ]
+    session.add_all(rows)
+    return rows
+
+
+def transition_job(
+    session: Session,
+    job_id: str,
+    *,
+    from_: Iterable[JobStatus | str],
+    to: JobStatus | str,
+    reason: str | None = None,
+    **fields: Any,
+) -> Job:
+    """Move a job from one of `from_` to `to` under a row lock, record it, and set `fields`.
+
+    Raises TransitionError when the job is in another state, LookupError when it does not exist.
+    The caller commits.
+    """
+    expected = {str(s) for s in from_}
+    job = lock_job(session, job_id)
+    if job is None:
+        raise LookupError(job_id)
+    if job.status not in expected:
+        raise TransitionError(job_id, job.status, expected)
+    now = utcnow()
+    previous = job.status
+    job.status = str(to)
+    job.updated_at = now
+    for name, value in fields.items():
+        setattr(job, name, value)
+    session.add(JobTransition(job_id=job_id, from_status=previous, to_status=str(to), reason=reason, at=now))
+    append_event(session, job, "status", {"from": previous, "to": str(to), "reason": reason, "at": now.isoformat()})
+    if JobStatus(str(to)).is_terminal:
+        job.finished_at = job.finished_at or now
+        append_event(session, job, "end", {"status": str(to)})
+    return job
+
+
+def touch_heartbeat(session: Session, job_id: str, *, worker_id: str) -> bool:
+    """Beat the heartbeat of a running job owned by `worker_id`; False if it is no longer ours."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker_id == worker_id, Job.status.in_(["running", "cancelling"]))
+        .values(heartbeat_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+def is_cancel_requested(session: Session, job_id: str) -> bool:
+    return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))

@@ -1,0 +1,61 @@
+"""Service settings, read once from the environment into one object that is passed around."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variable names are the field names in capitals."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///var/trainyard.sqlite", description="SQLAlchemy URL of the job database."
+    )
+    broker_url: str = Field(
+        "filesystem://",
+        description="Celery broker. 'filesystem://' needs no server (embedded mode); "
+        "redis://host:6379/0 in production.",
+    )
+    broker_folder: Path = Field(
+        Path("var/broker"), description="Folder used by the filesystem broker."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis for event notifications; polling is used when unset."
+    )
+    artifact_root: str = Field(
+        "var/artifacts", description="Folder or fsspec URL where checkpoints are stored."
+    )
+    component_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra Python modules to import so that their components register.",
+    )
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    heartbeat_timeout_s: float = Field(60.0, gt=0)
+    max_epochs_limit: int = Field(1000, gt=0, description="Largest max_epochs a spec may ask for.")
+    max_steps_limit: int = Field(10_000_000, gt=0)
+    max_request_bytes: int = Field(1_000_000, gt=0)
+    max_predict_batch: int = Field(1024, gt=0)
+    job_create_rate_per_minute: int = Field(120, gt=0)
+    default_max_retries: int = Field(3, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
