@@ -16,6 +16,8 @@ class ErrorCode(enum.StrEnum):
     job_not_found = "job_not_found"
     checkpoint_not_found = "checkpoint_not_found"
     not_found = "not_found"
+    method_not_allowed = "method_not_allowed"
+    project_exists = "project_exists"
     job_not_cancellable = "job_not_cancellable"
     job_not_ready = "job_not_ready"
     idempotency_conflict = "idempotency_conflict"
@@ -40,6 +42,8 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.job_not_found: 404,
     ErrorCode.checkpoint_not_found: 404,
     ErrorCode.not_found: 404,
+    ErrorCode.method_not_allowed: 405,
+    ErrorCode.project_exists: 409,
     ErrorCode.job_not_cancellable: 409,
     ErrorCode.job_not_ready: 409,
     ErrorCode.idempotency_conflict: 409,

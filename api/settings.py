@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     broker_folder: Path = Field(
         Path("var/broker"), description="Folder used by the filesystem broker."
     )
+    queue_name: str = Field(
+        "trainyard", description="Celery queue the API sends jobs to and workers consume."
+    )
     redis_url: str | None = Field(
         None, description="Redis for event notifications; polling is used when unset."
     )

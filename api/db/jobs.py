@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, cast, func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from api.db.models import Job, JobEvent, JobStatus, JobTransition, utcnow
@@ -22,7 +24,10 @@ class TransitionError(Exception):
 def lock_job(session: Session, job_id: str) -> Job | None:
     """Load the job under a row lock (SELECT ... FOR UPDATE; SQLite serialises writers anyway)."""
     return session.scalars(
-        select(Job).where(Job.id == job_id).with_for_update().execution_options(populate_existing=True)
+        select(Job)
+        .where(Job.id == job_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
@@ -73,8 +78,15 @@ def transition_job(
     job.updated_at = now
     for name, value in fields.items():
         setattr(job, name, value)
-    session.add(JobTransition(job_id=job_id, from_status=previous, to_status=str(to), reason=reason, at=now))
-    append_event(session, job, "status", {"from": previous, "to": str(to), "reason": reason, "at": now.isoformat()})
+    session.add(
+        JobTransition(job_id=job_id, from_status=previous, to_status=str(to), reason=reason, at=now)
+    )
+    append_event(
+        session,
+        job,
+        "status",
+        {"from": previous, "to": str(to), "reason": reason, "at": now.isoformat()},
+    )
     if JobStatus(str(to)).is_terminal:
         job.finished_at = job.finished_at or now
         append_event(session, job, "end", {"status": str(to)})
@@ -85,7 +97,9 @@ def touch_heartbeat(session: Session, job_id: str, *, worker_id: str) -> bool:
     """Beat the heartbeat of a running job owned by `worker_id`; False if it is no longer ours."""
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.worker_id == worker_id, Job.status.in_(["running", "cancelling"]))
+        .where(
+            Job.id == job_id, Job.worker_id == worker_id, Job.status.in_(["running", "cancelling"])
+        )
         .values(heartbeat_at=utcnow())
     )
     return bool(result.rowcount)
@@ -93,3 +107,97 @@ def touch_heartbeat(session: Session, job_id: str, *, worker_id: str) -> bool:
 
 def is_cancel_requested(session: Session, job_id: str) -> bool:
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+# ---------------------------------------------------------------- API reads and submission
+
+
+def get_job(session: Session, job_id: str, project_id: str) -> Job | None:
+    """The job if it exists in `project_id`; other projects' jobs are invisible (None)."""
+    return session.scalars(
+        select(Job).where(Job.id == job_id, Job.project_id == project_id)
+    ).one_or_none()
+
+
+def list_jobs(
+    session: Session,
+    project_id: str,
+    *,
+    statuses: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    before: tuple[datetime, str] | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    """Jobs newest first; `before` is the (created_at, id) of the last job of the previous page.
+
+    Every tag in `tags` must be on the job.
+    """
+    query = select(Job).where(Job.project_id == project_id)
+    statuses = list(statuses)
+    if statuses:
+        query = query.where(Job.status.in_(statuses))
+    for tag in tags:
+        query = query.where(_has_tag(session, tag))
+    if before is not None:
+        created, job_id = before
+        query = query.where(
+            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(Job.tags, JSONB).contains([tag])
+    # SQLite stores JSON text; tags are validated to [A-Za-z0-9_.:=-], so '"tag"' is exact.
+    escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Job.tags.like(f'%"{escaped}"%', escape="\\")
+
+
+def list_transitions(session: Session, job_id: str) -> list[JobTransition]:
+    return list(
+        session.scalars(
+            select(JobTransition)
+            .where(JobTransition.job_id == job_id)
+            .order_by(JobTransition.at, JobTransition.id)
+        )
+    )
+
+
+def find_by_idempotency_key(session: Session, project_id: str, key: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(Job.project_id == project_id, Job.idempotency_key == key)
+    ).one_or_none()
+
+
+def insert_job(session: Session, *, project_id: str, spec: dict[str, Any], **fields: Any) -> Job:
+    """Insert a `queued` job with its first transition and status event. The caller commits."""
+    now = utcnow()
+    job = Job(
+        project_id=project_id,
+        spec=spec,
+        status=JobStatus.queued,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(job)
+    session.flush()
+    session.add(
+        JobTransition(
+            job_id=job.id, from_status=None, to_status=JobStatus.queued, reason="submitted", at=now
+        )
+    )
+    append_event(
+        session,
+        job,
+        "status",
+        {"from": None, "to": "queued", "reason": "submitted", "at": now.isoformat()},
+    )
+    return job
+
+
+def mark_dispatched(session: Session, job_id: str) -> None:
+    """Record that the broker accepted the job's message (the outbox is what stays unmarked)."""
+    session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=utcnow()))

@@ -1,0 +1,74 @@
+"""The FastAPI application: `create_app(settings, dispatcher=...)`, and `app` for uvicorn.
+
+`uvicorn api.main:app` builds the app from the environment on first access, so importing this
+module reads no settings and imports no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.handlers import install_error_handlers
+from api.middleware import BodySizeLimit
+from api.ratelimit import RateLimiter
+from api.routes import admin, checkpoints, components, health, jobs, metrics, predict
+from api.services.predict import ModelCache
+from api.settings import Settings, get_settings
+
+Dispatcher = Callable[[str], None]
+
+DESCRIPTION = """Train PyTorch models over HTTP. Submit a job that names registered components
+(`GET /v1/components`), watch it run, download its checkpoints and call it for predictions.
+Every route but `/health` needs `Authorization: Bearer <token>`. Errors are
+`{"error_code", "detail"}` with stable codes."""
+
+
+def default_dispatcher(settings: Settings) -> Dispatcher:
+    """Send job ids to the Celery workers of `settings.broker_url` (worker.dispatch)."""
+    try:
+        from worker.dispatch import send_job
+    except ImportError as exc:  # an API-only install: jobs wait, undispatched, for a reconciler
+        reason = f"worker.dispatch is not importable: {exc}"
+
+        def unavailable(job_id: str) -> None:
+            raise RuntimeError(reason)
+
+        return unavailable
+    return lambda job_id: send_job(job_id, settings)
+
+
+def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
+    """Build the app. `dispatcher(job_id)` queues a job; tests pass their own recorder."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Trainyard",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.dispatcher = dispatcher or default_dispatcher(settings)
+    app.state.rate_limiter = RateLimiter(settings.job_create_rate_per_minute)
+    app.state.model_cache = ModelCache(max_models=4)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (health, jobs, metrics, checkpoints, predict, components, admin):
+        app.include_router(module.router)
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn api.main:app` resolves `app` here, on first use, from the environment.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,149 @@
+"""/v1/jobs: submit, list, read, cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from api.db import jobs as job_queries
+from api.db.models import JobStatus
+from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, require_job
+from api.errors import AppError, ErrorCode
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas.common import error_responses
+from api.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic
+from api.services import jobs as job_service
+from api.services.specs import request_hash, resolve_spec
+from api.services.views import job_public, job_summary
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+STATUS_VALUES = tuple(s.value for s in JobStatus)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=JobPublic | JobDryRun,
+    summary="Submit a training job",
+    responses={
+        200: {"model": JobDryRun, "description": "dry_run=true: the resolved spec, not stored."},
+        **error_responses(400, 401, 409, 413, 422, 429),
+    },
+)
+def create_job(
+    body: JobCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: AuthDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    dry_run: Annotated[
+        bool, Query(description="Validate and return the resolved spec; store nothing.")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Repeat a request safely: the same key and body return the same job.",
+        ),
+    ] = None,
+) -> JobPublic | JobDryRun:
+    """Validate the spec against the registry and the server's limits, store the job as
+    `queued` and hand its id to the workers. Unknown fields and bad params are a 422 naming
+    the field."""
+    spec = resolve_spec(body, registry, settings)
+    if dry_run:
+        response.status_code = 200
+        return JobDryRun(dry_run=True, spec=spec)
+    limiter = request.app.state.rate_limiter
+    job, created = job_service.submit_job(
+        session,
+        project_id=principal.project_id,
+        spec=spec,
+        digest=request_hash(body),
+        idempotency_key=idempotency_key,
+        before_insert=lambda: limiter.check(principal.token_id),
+    )
+    if created:
+        job_service.dispatch(session, job, request.app.state.dispatcher)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    return job_public(session, job)
+
+
+@router.get("", response_model=JobList, summary="List jobs", responses=error_responses(401, 422))
+def list_jobs(
+    session: SessionDep,
+    principal: AuthDep,
+    status: Annotated[
+        list[str] | None, Query(description=f"Only these statuses ({', '.join(STATUS_VALUES)}).")
+    ] = None,
+    tag: Annotated[list[str] | None, Query(description="Only jobs carrying every tag.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> JobList:
+    """The project's jobs, newest first, a page at a time."""
+    for value in status or []:
+        if value not in STATUS_VALUES:
+            raise AppError(
+                ErrorCode.validation_error,
+                f"query.status: {value!r} is not one of {', '.join(STATUS_VALUES)}",
+            )
+    before = None
+    if cursor is not None:
+        created, job_id = decode_cursor(cursor, 2)
+        before = (_parse_time(created), str(job_id))
+    rows = job_queries.list_jobs(
+        session,
+        principal.project_id,
+        statuses=status or [],
+        tags=tag or [],
+        before=before,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
+    return JobList(items=[job_summary(j) for j in page], next_cursor=next_cursor)
+
+
+def _parse_time(value: object) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise AppError(ErrorCode.validation_error, "query.cursor: not a valid cursor") from None
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobPublic,
+    summary="Read a job",
+    responses=error_responses(401, 404),
+)
+def read_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
+    """Status, timestamps, attempt, progress, latest metrics, best checkpoint, error summary
+    and the status history."""
+    return job_public(session, require_job(session, principal, job_id))
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    summary="Cancel a job",
+    responses=error_responses(401, 404, 409),
+)
+def cancel_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
+    """A queued job is cancelled at once and never starts. A running job becomes
+    `cancelling`: its worker stops at the next batch boundary, saves a last checkpoint and ends
+    `cancelled`. A finished job answers 409 `job_not_cancellable`."""
+    require_job(session, principal, job_id)
+    job = job_service.cancel_job(session, job_id)
+    return job_public(session, job)

@@ -1,0 +1,71 @@
+"""/v1/jobs/{id}/metrics: every value logged through self.log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.db.metrics import list_metrics as query_metrics
+from api.deps import AuthDep, SessionDep, require_job
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas.common import error_responses
+from api.schemas.metrics import MetricList, MetricPoint
+
+router = APIRouter(prefix="/v1/jobs", tags=["metrics"])
+
+
+@router.get(
+    "/{job_id}/metrics",
+    response_model=MetricList,
+    summary="List a job's metric points",
+    responses=error_responses(401, 404, 422),
+)
+def list_metrics(
+    job_id: str,
+    session: SessionDep,
+    principal: AuthDep,
+    name: Annotated[list[str] | None, Query(description="Only these metric names.")] = None,
+    stage: Annotated[
+        str | None, Query(max_length=20, description="Only this stage (e.g. train, validate).")
+    ] = None,
+    step_min: Annotated[int | None, Query(ge=0, description="Smallest step, inclusive.")] = None,
+    step_max: Annotated[int | None, Query(ge=0, description="Largest step, inclusive.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 1000,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
+) -> MetricList:
+    """Points ordered by step, filterable by name, stage and step range, a page at a time."""
+    require_job(session, principal, job_id)
+    after = None
+    if cursor is not None:
+        step, row_id = decode_cursor(cursor, 2)
+        after = (_int(step), _int(row_id))
+    rows = query_metrics(
+        session,
+        job_id,
+        names=name or [],
+        stage=stage,
+        step_min=step_min,
+        step_max=step_max,
+        after=after,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].step, page[-1].id) if len(rows) > limit else None
+    items = [
+        MetricPoint(name=m.name, stage=m.stage, step=m.step, epoch=m.epoch, value=_finite(m.value))
+        for m in page
+    ]
+    return MetricList(items=items, next_cursor=next_cursor)
+
+
+def _int(value: object) -> int:
+    from api.errors import AppError, ErrorCode
+
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AppError(ErrorCode.validation_error, "query.cursor: not a valid cursor")
+    return value
+
+
+def _finite(value: float) -> float | None:
+    return value if value == value and abs(value) != float("inf") else None

@@ -1,0 +1,68 @@
+"""/v1/jobs/{id}/predict: run predict_step of a job's checkpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api.db.checkpoints import best_checkpoint, get_checkpoint, last_checkpoint
+from api.db.models import Checkpoint, Job
+from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, StoreDep, require_job
+from api.errors import AppError, ErrorCode
+from api.schemas.common import error_responses
+from api.schemas.predict import PredictRequest, PredictResponse
+from api.services.predict import load_model, run_predict
+
+router = APIRouter(prefix="/v1/jobs", tags=["predict"])
+
+
+@router.post(
+    "/{job_id}/predict",
+    response_model=PredictResponse,
+    summary="Predict with a job's model",
+    responses=error_responses(400, 401, 404, 409, 413, 422),
+)
+def predict(
+    job_id: str,
+    body: PredictRequest,
+    request: Request,
+    session: SessionDep,
+    principal: AuthDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    store: StoreDep,
+) -> PredictResponse:
+    """Load the job's best, last or named checkpoint through the module's
+    `load_from_checkpoint` (cached between calls), stack `inputs` into one float32 batch and
+    return `predict_step`'s output as nested lists."""
+    job = require_job(session, principal, job_id)
+    if len(body.inputs) > settings.max_predict_batch:
+        raise AppError(
+            ErrorCode.validation_error,
+            f"inputs: {len(body.inputs)} samples; at most {settings.max_predict_batch} per request",
+        )
+    checkpoint = _choose_checkpoint(session, job, body.checkpoint, principal.project_id)
+    module_cls = registry.get("module", job.spec["module"]["name"]).cls
+    model = request.app.state.model_cache.get(
+        (checkpoint.id, checkpoint.sha256), lambda: load_model(module_cls, store, checkpoint)
+    )
+    outputs = run_predict(model, body.inputs)
+    return PredictResponse(job_id=job.id, checkpoint_id=checkpoint.id, outputs=outputs)
+
+
+def _choose_checkpoint(session: SessionDep, job: Job, which: str, project_id: str) -> Checkpoint:
+    if which == "best":
+        row = best_checkpoint(session, job.id)
+    elif which == "last":
+        row = last_checkpoint(session, job.id)
+    else:
+        row = get_checkpoint(session, which, project_id)
+        if row is None or row.job_id != job.id:
+            raise AppError(
+                ErrorCode.checkpoint_not_found, f"checkpoint: no checkpoint {which} in job {job.id}"
+            )
+    if row is None:
+        raise AppError(
+            ErrorCode.job_not_ready,
+            f"job {job.id} ({job.status}) has no checkpoint yet; predict after it saves one",
+        )
+    return row

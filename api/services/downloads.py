@@ -1,0 +1,91 @@
+"""Streaming checkpoint files with Content-Length, ETag and single byte ranges (RFC 9110)."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.artifacts import ArtifactStore
+from api.db.models import Checkpoint
+from api.errors import AppError, ErrorCode
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (start, end) of a single `bytes=` range, None to send the whole file.
+
+    Several ranges, or a header we do not understand, are ignored (allowed by RFC 9110);
+    a range that starts past the end is a 416.
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise _unsatisfiable(size)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if last and int(last) < start:
+        return None  # syntactically invalid: ignore the header
+    if start >= size:
+        raise _unsatisfiable(size)
+    return start, end
+
+
+def _unsatisfiable(size: int) -> AppError:
+    return AppError(
+        ErrorCode.range_not_satisfiable,
+        f"range starts past the end of the file ({size} bytes)",
+        headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
+    )
+
+
+def download_response(request: Request, store: ArtifactStore, checkpoint: Checkpoint) -> Response:
+    etag = f'"{checkpoint.sha256}"'
+    try:
+        size = store.size(checkpoint.storage_key)
+    except FileNotFoundError:
+        raise AppError(
+            ErrorCode.checkpoint_not_found,
+            f"the file of checkpoint {checkpoint.id} is missing from the artifact store",
+        ) from None
+    filename = f"{checkpoint.job_id}-{checkpoint.kind}-step{checkpoint.step}.ckpt"
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "private, max-age=0",
+    }
+    if etag in _etags(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    if_range = request.headers.get("if-range")
+    span = (
+        None if if_range and if_range != etag else parse_range(request.headers.get("range"), size)
+    )
+    if span is None:
+        headers["Content-Length"] = str(size)
+        body = store.iter_range(checkpoint.storage_key)
+        return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
+    start, end = span
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    body = store.iter_range(checkpoint.storage_key, start, end)
+    return StreamingResponse(
+        body, status_code=206, media_type="application/octet-stream", headers=headers
+    )
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}

@@ -1,0 +1,77 @@
+"""Turn a submitted JobCreate into the resolved JobSpec the worker runs, or a 422 naming the field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from api.errors import AppError, ErrorCode
+from api.schemas.jobs import ComponentRef, JobCreate, JobSpec
+from api.settings import Settings
+from trainyard.registry import InvalidParamsError, Kind, Registry, UnknownComponentError
+
+
+def request_hash(body: JobCreate) -> str:
+    """Identical requests (same values, any key order or omitted defaults) hash the same."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _resolve_component(registry: Registry, kind: Kind, ref: ComponentRef) -> dict[str, Any]:
+    try:
+        component = registry.get(kind, ref.name)
+    except UnknownComponentError as exc:
+        raise AppError(
+            ErrorCode.unknown_component,
+            f"{kind}.name: {exc}",
+            errors=[{"field": f"{kind}.name", "message": str(exc)}],
+        ) from None
+    try:
+        params = component.validate(ref.params)
+    except InvalidParamsError as exc:
+        errors = [
+            {"field": f"{kind}.params.{e['field']}".rstrip("."), "message": e["message"]}
+            for e in exc.errors
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise AppError(ErrorCode.invalid_params, detail, errors=errors) from None
+    return {"name": ref.name, "params": params}
+
+
+def _check_bounds(body: JobCreate, settings: Settings) -> None:
+    limits = {
+        "max_epochs": (body.trainer.max_epochs, settings.max_epochs_limit, "MAX_EPOCHS_LIMIT"),
+        "max_steps": (body.trainer.max_steps, settings.max_steps_limit, "MAX_STEPS_LIMIT"),
+    }
+    for option, (value, limit, setting) in limits.items():
+        if value is not None and value > limit:
+            message = f"at most {limit} on this server (setting {setting})"
+            raise AppError(
+                ErrorCode.validation_error,
+                f"trainer.{option}: {message}",
+                errors=[{"field": f"trainer.{option}", "message": message}],
+            )
+
+
+def resolve_spec(body: JobCreate, registry: Registry, settings: Settings) -> dict[str, Any]:
+    """Validate names, params and bounds; return the spec to store (a JobSpec as JSON).
+
+    Component params are complete with their defaults; unset trainer options are omitted so
+    the trainer's own defaults apply.
+    """
+    module = _resolve_component(registry, "module", body.module)
+    datamodule = _resolve_component(registry, "datamodule", body.datamodule)
+    _check_bounds(body, settings)
+    data = body.model_dump()
+    data.update(
+        module=module,
+        datamodule=datamodule,
+        trainer=body.trainer.model_dump(exclude_none=True),
+        max_retries=(
+            settings.default_max_retries if body.max_retries is None else body.max_retries
+        ),
+    )
+    spec = JobSpec.model_validate(data, strict=False).model_dump(mode="json")
+    spec["trainer"] = {k: v for k, v in spec["trainer"].items() if v is not None}
+    return spec

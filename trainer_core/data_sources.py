@@ -1,0 +1,89 @@
+"""Where each stage's dataloaders come from: explicit loaders, the datamodule, or the module."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from trainer_core.data import apply_limit, as_dataloader_list, dataloader_length, sequential_copy
+from trainer_core.events import ModuleHook
+from trainer_core.hooks import DataHooks
+from trainer_core.seed import worker_init_function, workers_should_be_seeded
+from trainer_core.utilities.exceptions import MisconfigurationException
+
+if TYPE_CHECKING:
+    from trainer_core.trainer import Trainer
+
+_HOOKS = {
+    "train": ModuleHook.TRAIN_DATALOADER,
+    "val": ModuleHook.VAL_DATALOADER,
+    "test": ModuleHook.TEST_DATALOADER,
+    "predict": ModuleHook.PREDICT_DATALOADER,
+}
+
+
+def overrides_data_hook(obj: Any, name: str) -> bool:
+    if obj is None:
+        return False
+    if name in getattr(obj, "__dict__", {}):
+        return True
+    return getattr(type(obj), name, None) is not getattr(DataHooks, name)
+
+
+class DataSources:
+    """Resolves and prepares the loaders for one trainer run."""
+
+    def __init__(self, trainer: Trainer, explicit: dict[str, Any]) -> None:
+        self.trainer = trainer
+        self.explicit = explicit
+
+    def is_defined(self, stage: str) -> bool:
+        if self.explicit.get(stage) is not None:
+            return True
+        hook = _HOOKS[stage].value
+        datamodule = self.trainer.datamodule
+        if datamodule is not None:
+            return overrides_data_hook(datamodule, hook)
+        return overrides_data_hook(self.trainer.lightning_module, hook)
+
+    def request(self, stage: str) -> list[Any]:
+        """Ask the source (calling its ``*_dataloader`` hook) and prepare the loaders."""
+        trainer = self.trainer
+        loaders = self.explicit.get(stage)
+        if loaders is None:
+            hook = _HOOKS[stage]
+            datamodule = trainer.datamodule
+            if datamodule is not None and overrides_data_hook(datamodule, hook.value):
+                loaders = getattr(datamodule, hook.value)()
+            else:
+                loaders = trainer._call(hook)
+        prepared = [self._prepare(loader, stage) for loader in as_dataloader_list(loaders)]
+        return prepared
+
+    def _prepare(self, loader: Any, stage: str) -> Any:
+        if self.trainer.args.overfit_batches > 0 and stage in ("train", "val"):
+            loader = sequential_copy(loader)
+        if workers_should_be_seeded() and getattr(loader, "worker_init_fn", 0) is None:
+            loader.worker_init_fn = partial(worker_init_function, rank=0)
+        return loader
+
+    def num_batches(self, stage: str, loaders: list[Any]) -> list[int | float]:
+        """Batches to run per loader under ``limit_<stage>_batches``."""
+        args = self.trainer.args
+        limit = {
+            "train": args.limit_train_batches,
+            "val": args.limit_val_batches,
+            "test": args.limit_test_batches,
+            "predict": args.limit_predict_batches,
+        }[stage]
+        name = f"limit_{stage}_batches"
+        counts = []
+        for loader in loaders:
+            length = dataloader_length(loader)
+            counts.append(apply_limit(name, length, limit))
+        return counts
+
+
+def as_int(value: int | float) -> int | float:
+    return value if math.isinf(value) else int(value)

@@ -1,0 +1,148 @@
+"""CSVLogger: ``metrics.csv`` and ``hparams.yaml`` in Lightning's directory layout."""
+
+from __future__ import annotations
+
+import csv
+import os
+import warnings
+from typing import Any
+
+import yaml
+
+from trainer_core.loggers.base import Logger, add_prefix, flatten_params, next_version
+
+
+class _ExperimentWriter:
+    """Buffers metric rows and writes them; a new column rewrites the file with a new header."""
+
+    NAME_METRICS_FILE = "metrics.csv"
+    NAME_HPARAMS_FILE = "hparams.yaml"
+
+    def __init__(self, log_dir: str) -> None:
+        self.log_dir = log_dir
+        self.hparams: dict[str, Any] = {}
+        self.metrics: list[dict[str, Any]] = []
+        self.metrics_keys: list[str] = []
+        self.metrics_file_path = os.path.join(log_dir, self.NAME_METRICS_FILE)
+        if os.path.exists(self.metrics_file_path):
+            warnings.warn(
+                f"Experiment logs directory {log_dir} exists and is not empty. Previous log files "
+                "in this directory will be deleted when the new ones are saved!",
+                stacklevel=3,
+            )
+            os.remove(self.metrics_file_path)
+        os.makedirs(log_dir, exist_ok=True)
+
+    def log_hparams(self, params: dict[str, Any]) -> None:
+        self.hparams.update(params)
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        row = dict(metrics)
+        row["step"] = len(self.metrics) if step is None else step
+        self.metrics.append(row)
+
+    def save(self) -> None:
+        if self.hparams:
+            with open(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE), "w") as handle:
+                yaml.dump(_yaml_safe(self.hparams), handle)
+        if not self.metrics:
+            return
+        new_keys = sorted({k for row in self.metrics for k in row} - set(self.metrics_keys))
+        exists = os.path.isfile(self.metrics_file_path)
+        if new_keys:
+            self.metrics_keys = sorted(self.metrics_keys + new_keys)
+            if exists:
+                self._rewrite_with_new_header()
+        with open(self.metrics_file_path, "a" if exists else "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.metrics_keys)
+            if not exists:
+                writer.writeheader()
+            writer.writerows(self.metrics)
+        self.metrics = []
+
+    def _rewrite_with_new_header(self) -> None:
+        with open(self.metrics_file_path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        with open(self.metrics_file_path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _yaml_safe(params: dict[str, Any]) -> dict[str, Any]:
+    """Values yaml can write; anything else becomes its repr (as Lightning does)."""
+    safe: dict[str, Any] = {}
+    for key, value in params.items():
+        try:
+            yaml.safe_dump(value)
+            safe[key] = value
+        except yaml.YAMLError:
+            safe[key] = repr(value)
+    return safe
+
+
+class CSVLogger(Logger):
+    """Writes ``<save_dir>/<name>/version_<N>/metrics.csv`` (+ hparams.yaml when hparams exist)."""
+
+    LOGGER_JOIN_CHAR = "-"
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike,
+        name: str | None = "lightning_logs",
+        version: int | str | None = None,
+        prefix: str = "",
+        flush_logs_every_n_steps: int = 100,
+    ) -> None:
+        self._save_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+        self._prefix = prefix
+        self._flush_every = flush_logs_every_n_steps
+        self._experiment: _ExperimentWriter | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(self.root_dir)
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        return os.path.join(self._save_dir, self._name)
+
+    @property
+    def log_dir(self) -> str:
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return os.path.join(self.root_dir, version)
+
+    @property
+    def experiment(self) -> _ExperimentWriter:
+        if self._experiment is None:
+            self._experiment = _ExperimentWriter(self.log_dir)
+        return self._experiment
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        self.experiment.log_hparams(flatten_params(params))
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        metrics = add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)
+        self.experiment.log_metrics(metrics, step)
+        if step is not None and (step + 1) % self._flush_every == 0:
+            self.save()
+
+    def save(self) -> None:
+        if self._experiment is not None:
+            self._experiment.save()
+
+    def finalize(self, status: str) -> None:
+        if self._experiment is not None:
+            self.save()

@@ -1,0 +1,1 @@
+"""How ``self.log`` values are stored, reduced and handed to callbacks and loggers."""

@@ -1,0 +1,1 @@
+"""The loops: fit (train + in-epoch validation), evaluation, prediction, and orchestration."""

@@ -1,0 +1,237 @@
+"""Evaluation (validation / test) and prediction loops."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from trainer_core.data import move_data_to_device
+from trainer_core.events import Event, ModuleHook
+from trainer_core.logging.results import Results
+from trainer_core.loops.fit import iterate_batches
+from trainer_core.state import RunningStage
+
+if TYPE_CHECKING:
+    from trainer_core.trainer import Trainer
+
+_VAL = {
+    "prefix": "val", "step": ModuleHook.VALIDATION_STEP, "eval": ModuleHook.ON_VALIDATION_MODEL_EVAL,
+    "train": ModuleHook.ON_VALIDATION_MODEL_TRAIN, "start": Event.ON_VALIDATION_START,
+    "epoch_start": Event.ON_VALIDATION_EPOCH_START, "batch_start": Event.ON_VALIDATION_BATCH_START,
+    "batch_end": Event.ON_VALIDATION_BATCH_END, "epoch_end": Event.ON_VALIDATION_EPOCH_END,
+    "end": Event.ON_VALIDATION_END,
+}  # fmt: skip
+_TEST = {
+    "prefix": "test", "step": ModuleHook.TEST_STEP, "eval": ModuleHook.ON_TEST_MODEL_EVAL,
+    "train": ModuleHook.ON_TEST_MODEL_TRAIN, "start": Event.ON_TEST_START,
+    "epoch_start": Event.ON_TEST_EPOCH_START, "batch_start": Event.ON_TEST_BATCH_START,
+    "batch_end": Event.ON_TEST_BATCH_END, "epoch_end": Event.ON_TEST_EPOCH_END,
+    "end": Event.ON_TEST_END,
+}  # fmt: skip
+
+
+def capture_modes(module: torch.nn.Module) -> dict[torch.nn.Module, bool]:
+    return {m: m.training for m in module.modules()}
+
+
+def restore_modes(modes: dict[torch.nn.Module, bool]) -> None:
+    for submodule, training in modes.items():
+        submodule.training = training
+
+
+def _takes(fn: Any, name: str, position: int) -> bool:
+    """Does ``fn`` accept a positional argument at ``position`` (or one named ``name``)?"""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) > position or any(p.name == name for p in params)
+
+
+def _inference_context(trainer: Trainer) -> contextlib.AbstractContextManager[Any]:
+    return torch.inference_mode() if trainer.args.inference_mode else torch.no_grad()
+
+
+class EvalLoop:
+    """One pass over every eval dataloader; returns one dict of epoch metrics per loader."""
+
+    def __init__(self, trainer: Trainer, stage: RunningStage) -> None:
+        self.trainer = trainer
+        self.stage = stage
+        self.hooks = _TEST if stage == RunningStage.TESTING else _VAL
+        self._fit_loaders: list[Any] | None = None
+
+    def reset_fit_data(self) -> None:
+        self._fit_loaders = None
+
+    def _loaders(self) -> list[Any]:
+        """Val loaders are requested once per fit (at the sanity check or first validation)."""
+        if self._fit_loaders is None:
+            self._fit_loaders = self.trainer._data.request("val")  # type: ignore[attr-defined]
+        return self._fit_loaders
+
+    def run_sanity(self) -> None:
+        trainer = self.trainer
+        loaders = self._loaders()
+        counts = trainer._data.num_batches("val", loaders)  # type: ignore[attr-defined]
+        trainer.num_val_batches = counts
+        trainer.num_sanity_val_batches = [min(trainer.num_sanity_val_steps, c) for c in counts]
+        self._run(loaders, trainer.num_sanity_val_batches, sanity=True)
+
+    def run_in_fit(self) -> None:
+        trainer = self.trainer
+        loaders = self._loaders()
+        trainer.num_val_batches = trainer._data.num_batches("val", loaders)  # type: ignore[attr-defined]
+        self._run(loaders, trainer.num_val_batches)
+
+    def run_standalone(self, verbose: bool) -> list[dict[str, Any]]:
+        trainer = self.trainer
+        prefix = str(self.hooks["prefix"])
+        with _inference_context(trainer):
+            loaders = trainer._data.request(prefix)  # type: ignore[attr-defined]
+            counts = trainer._data.num_batches(prefix, loaders)  # type: ignore[attr-defined]
+            if self.stage == RunningStage.TESTING:
+                trainer.num_test_batches = counts
+            else:
+                trainer.num_val_batches = counts
+            outputs = self._run(loaders, counts)
+        if verbose and outputs:
+            _print_results(outputs, prefix)
+        return outputs
+
+    def _run(self, loaders: list[Any], counts: list[int | float], sanity: bool = False) -> list[dict]:
+        trainer, hooks, hub = self.trainer, self.hooks, self.trainer._hub
+        if not loaders or all(c == 0 for c in counts):
+            return []
+        module = trainer.lightning_module
+        assert module is not None
+        hub.start_results(Results(training=False))
+        modes = capture_modes(module)
+        trainer._call(hooks["eval"])  # type: ignore[arg-type]
+        trainer._fire(hooks["start"])  # type: ignore[arg-type]
+        trainer._fire(hooks["epoch_start"])  # type: ignore[arg-type]
+        multiple = len(loaders) > 1
+        step_fn = getattr(module, hooks["step"].value)  # type: ignore[union-attr]
+        step_takes_idx = _takes(step_fn, "batch_idx", 1)
+        per_loader: list[dict] = []
+        for dl_idx, (loader, count) in enumerate(zip(loaders, counts, strict=True)):
+            self._run_loader(loader, count, dl_idx if multiple else None, step_takes_idx, sanity)
+            per_loader.append({} if sanity else hub.epoch_metrics())
+        hub.epoch_end_reached()
+        hub.results.dataloader_idx = None  # type: ignore[union-attr]
+        trainer._fire(hooks["epoch_end"])  # type: ignore[arg-type]
+        end_logged = {} if sanity else hub.epoch_metrics()
+        for outputs in per_loader:
+            outputs.update(end_logged)
+        if not sanity:
+            merged: dict = {}
+            for outputs in per_loader:
+                merged.update(outputs)
+            hub.log_metrics(merged)
+        trainer._fire(hooks["end"])  # type: ignore[arg-type]
+        hub.reset_results()
+        if _overridden(module, hooks["train"].value):  # type: ignore[union-attr]
+            trainer._call(hooks["train"])  # type: ignore[arg-type]
+        else:
+            restore_modes(modes)
+        return per_loader
+
+    def _run_loader(
+        self, loader: Any, count: int | float, dl_idx: int | None, takes_idx: bool, sanity: bool
+    ) -> None:
+        trainer, hooks, hub = self.trainer, self.hooks, self.trainer._hub
+        precision = trainer.precision_plugin
+        seen = 0
+        for batch_idx, batch, _ in iterate_batches(loader, 0, count):
+            batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
+            hub.batch_started(batch, dl_idx)
+            args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
+            trainer._fire(hooks["batch_start"], *args)  # type: ignore[arg-type]
+            step_args = args if takes_idx else (batch, *args[2:])
+            with precision.autocast():
+                output = trainer._call(hooks["step"], *step_args)  # type: ignore[arg-type]
+            trainer._fire(hooks["batch_end"], output, *args)  # type: ignore[arg-type]
+            if not sanity:
+                hub.log_metrics(hub.step_logged(), step=seen)
+                seen += 1
+
+
+def _overridden(module: Any, name: str) -> bool:
+    from trainer_core.module import LightningModule
+
+    return name in module.__dict__ or getattr(type(module), name) is not getattr(
+        LightningModule, name
+    )
+
+
+def _print_results(outputs: list[dict], prefix: str) -> None:
+    """The table Lightning prints after validate/test (rank 0, verbose=True)."""
+    rows = [(k, v) for d in outputs for k, v in d.items()]
+    if not rows:
+        return
+    title = "Validate metric" if prefix == "val" else "Test metric"
+    width = max(len(title), *(len(k) for k, _ in rows)) + 2
+    line = "─" * (width + 22)
+    print(line)
+    print(f"{title:^{width}}{'DataLoader 0':^22}")
+    print(line)
+    for key, value in rows:
+        number = value.item() if torch.is_tensor(value) else value
+        print(f"{key:^{width}}{number:^22.10g}")
+    print(line)
+
+
+class PredictLoop:
+    """predict_step over every predict dataloader; outputs moved to CPU."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.return_predictions = True
+        self.predictions: list[Any] = []
+
+    def run(self) -> Any:
+        trainer = self.trainer
+        module = trainer.lightning_module
+        assert module is not None
+        with _inference_context(trainer):
+            loaders = trainer._data.request("predict")  # type: ignore[attr-defined]
+            counts = trainer._data.num_batches("predict", loaders)  # type: ignore[attr-defined]
+            trainer.num_predict_batches = counts
+            if not loaders or all(c == 0 for c in counts):
+                return [] if self.return_predictions else None
+            modes = capture_modes(module)
+            trainer._call(ModuleHook.ON_PREDICT_MODEL_EVAL)
+            trainer._fire(Event.ON_PREDICT_START)
+            trainer._fire(Event.ON_PREDICT_EPOCH_START)
+            multiple = len(loaders) > 1
+            takes_idx = _takes(module.predict_step, "batch_idx", 1)
+            results = [
+                self._run_loader(loader, count, i if multiple else None, takes_idx)
+                for i, (loader, count) in enumerate(zip(loaders, counts, strict=True))
+            ]
+            trainer._fire(Event.ON_PREDICT_EPOCH_END)
+            trainer._fire(Event.ON_PREDICT_END)
+            restore_modes(modes)
+        self.predictions = results if multiple else results[0]
+        if not self.return_predictions:
+            return None
+        return self.predictions
+
+    def _run_loader(self, loader: Any, count: int | float, dl_idx: int | None, takes_idx: bool) -> list:
+        trainer = self.trainer
+        precision = trainer.precision_plugin
+        outputs: list[Any] = []
+        for batch_idx, batch, _ in iterate_batches(loader, 0, count):
+            batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
+            args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
+            trainer._fire(Event.ON_PREDICT_BATCH_START, *args)
+            step_args = args if takes_idx else (batch, *args[2:])
+            with precision.autocast():
+                prediction = trainer._call(ModuleHook.PREDICT_STEP, *step_args)
+            trainer._fire(Event.ON_PREDICT_BATCH_END, prediction, *args)
+            if self.return_predictions:
+                outputs.append(move_data_to_device(prediction, "cpu"))
+        return outputs

@@ -1,0 +1,273 @@
+"""The fit loop: sanity check, then epochs of training batches with validation inside."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from trainer_core.events import Event, ModuleHook
+from trainer_core.logging.results import Results
+from trainer_core.seed import isolate_rng
+from trainer_core.state import RunningStage
+from trainer_core.utilities.exceptions import MisconfigurationException
+
+if TYPE_CHECKING:
+    from trainer_core.trainer import Trainer
+
+
+def iterate_batches(loader: Any, start: int, num: int | float) -> Iterator[tuple[int, Any, bool]]:
+    """(batch_idx, batch, is_last) from ``start`` up to ``num`` batches; looks ahead if unsized."""
+    iterator = iter(loader)
+    if not math.isinf(num):
+        for batch_idx in range(start, int(num)):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            yield batch_idx, batch, batch_idx + 1 == num
+        return
+    batch_idx = start
+    try:
+        batch = next(iterator)
+    except StopIteration:
+        return
+    for upcoming in iterator:
+        yield batch_idx, batch, False
+        batch, batch_idx = upcoming, batch_idx + 1
+    yield batch_idx, batch, True
+
+
+class FitLoop:
+    """Epochs and batches; ``trainer.state`` holds the position a checkpoint restores."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.epoch_loop = self  # Lightning code reads trainer.fit_loop.epoch_loop.<counter>
+        self._val_enabled = False
+
+    # ---- Lightning-compatible counters ------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        args = self.trainer.args
+        if args.max_epochs is not None:
+            return args.max_epochs
+        return 1000 if args.max_steps == -1 else -1
+
+    @property
+    def min_epochs(self) -> int | None:
+        return self.trainer.args.min_epochs
+
+    @property
+    def max_steps(self) -> int:
+        return self.trainer.args.max_steps
+
+    @property
+    def batch_idx(self) -> int:
+        return self.trainer.state.batch_idx
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self.trainer.state.total_batch_idx
+
+    @property
+    def _batches_that_stepped(self) -> int:
+        return self.trainer.state.batches_that_stepped
+
+    @property
+    def global_step(self) -> int:
+        return self.trainer.state.global_step
+
+    # ---- decisions ---------------------------------------------------------------------------
+    def validation_enabled(self) -> bool:
+        trainer = self.trainer
+        model = trainer.lightning_module
+        if model is None or trainer.limit_val_batches == 0:
+            return False
+        from trainer_core.loops.run import _overrides
+
+        return _overrides(model, "validation_step") and trainer._data.is_defined("val")  # type: ignore[attr-defined]
+
+    def _can_stop_early(self) -> bool:
+        state, args = self.trainer.state, self.trainer.args
+        epochs_met = state.current_epoch >= args.min_epochs if args.min_epochs else True
+        steps_met = state.global_step >= args.min_steps if args.min_steps else True
+        return epochs_met and steps_met
+
+    def _max_steps_reached(self) -> bool:
+        max_steps = self.trainer.args.max_steps
+        return max_steps != -1 and self.trainer.state.global_step >= max_steps
+
+    def done(self) -> bool:
+        trainer, state = self.trainer, self.trainer.state
+        max_epochs = self.max_epochs
+        if max_epochs == 0 or trainer.num_training_batches == 0 or self._max_steps_reached():
+            return True
+        if max_epochs != -1 and state.current_epoch >= max_epochs:
+            return True
+        return state.should_stop and self._can_stop_early()
+
+    def _should_validate(self, batch_idx: int, is_last: bool) -> bool:
+        trainer = self.trainer
+        if not self._val_enabled:
+            return False
+        every_n = trainer.check_val_every_n_epoch
+        if every_n is not None and (trainer.current_epoch + 1) % every_n != 0:
+            return False
+        check_batch = trainer.val_check_batch
+        if is_last and math.isinf(check_batch):
+            return True
+        if trainer.should_stop and self._can_stop_early():
+            return True
+        index = trainer.state.total_batch_idx if every_n is None else batch_idx
+        return (index + 1) % check_batch == 0 if not math.isinf(check_batch) else is_last
+
+    def _val_check_batch(self) -> int | float:
+        trainer = self.trainer
+        interval, batches = trainer.val_check_interval, trainer.num_training_batches
+        if isinstance(interval, int) and not isinstance(interval, bool):
+            if interval > batches and trainer.check_val_every_n_epoch is not None:
+                raise ValueError(
+                    f"`val_check_interval` ({interval}) must be less than or equal to the number "
+                    f"of the training batches ({batches}). If you want to disable validation set "
+                    "`limit_val_batches` to 0.0 instead. If you want to validate based on the "
+                    "total training batches, set `check_val_every_n_epoch=None`."
+                )
+            return interval
+        if math.isinf(batches):
+            if interval != 1.0:
+                raise MisconfigurationException(
+                    "When the train dataloader has no length, `Trainer(val_check_interval)` must "
+                    "be `1.0` or an int."
+                )
+            return batches
+        return max(1, int(batches * interval))
+
+    def estimated_stepping_batches(self) -> int | float:
+        trainer = self.trainer
+        if math.isinf(trainer.num_training_batches):
+            return float("inf") if trainer.max_steps == -1 else trainer.max_steps
+        per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+        total = per_epoch * self.max_epochs if self.max_epochs != -1 else float("inf")
+        return min(total, trainer.max_steps) if trainer.max_steps != -1 else total
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        trainer, state = self.trainer, self.trainer.state
+        if trainer.args.max_epochs is None and trainer.args.max_steps == -1:
+            warnings.warn(
+                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
+                "limit, set `max_epochs=-1`.",
+                stacklevel=4,
+            )
+        trainer._optimization.start()
+        self._val_enabled = self.validation_enabled()
+        trainer.validate_loop.reset_fit_data()
+        if not state.restarting:
+            state.should_stop = False
+            self._sanity_check()
+        loader = trainer._data.request("train")[0]  # type: ignore[attr-defined]
+        trainer.num_training_batches = trainer._data.num_batches("train", [loader])[0]  # type: ignore[attr-defined]
+        trainer.val_check_batch = self._val_check_batch()
+        state.restarting = False
+        if self.done() or trainer.limit_train_batches == 0:
+            return
+        trainer._hub.start_results(Results(training=True))
+        trainer._fire(Event.ON_TRAIN_START)
+        while not self.done():
+            self.run_epoch(loader)
+        trainer._fire(Event.ON_TRAIN_END)
+
+    def _sanity_check(self) -> None:
+        trainer = self.trainer
+        if not self._val_enabled or trainer.num_sanity_val_steps == 0:
+            return
+        trainer.state.stage = RunningStage.SANITY_CHECKING
+        trainer._hub.reset_metrics()
+        with isolate_rng():
+            trainer._fire_callbacks(Event.ON_SANITY_CHECK_START)
+            with torch.no_grad():
+                trainer.validate_loop.run_sanity()
+            trainer._fire_callbacks(Event.ON_SANITY_CHECK_END)
+        trainer._hub.reset_metrics()
+        trainer.state.stage = RunningStage.TRAINING
+
+    def run_epoch(self, loader: Any) -> None:
+        trainer, state = self.trainer, self.trainer.state
+        start = state.epoch_batches_done if state.resume_mid_epoch else 0
+        if not state.resume_mid_epoch:
+            state.batch_idx, state.epoch_batches_done = -1, 0
+            sampler = getattr(loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(state.current_epoch)
+            trainer._fire(Event.ON_TRAIN_EPOCH_START)
+        state.resume_mid_epoch = False
+        state.is_last_batch = False
+        self._run_batches(loader, start)
+        self._end_epoch()
+
+    def _run_batches(self, loader: Any, start: int) -> None:
+        trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
+        optimization = trainer._optimization
+        automatic = trainer.lightning_module.automatic_optimization  # type: ignore[union-attr]
+        log_every = trainer.log_every_n_steps
+        for batch_idx, batch, is_last in iterate_batches(loader, start, trainer.num_training_batches):
+            batch = trainer._transfer(batch, 0)  # type: ignore[attr-defined]
+            state.batch_idx, state.is_last_batch = batch_idx, is_last
+            state.total_batch_idx += 1
+            hub.batch_started(batch)
+            if trainer._fire(Event.ON_TRAIN_BATCH_START, batch, batch_idx) == -1:
+                state.is_last_batch = True  # skip the rest of the epoch (spec 8.1)
+                optimization.update_lr_schedulers("step", False, batch_idx)
+                optimization.update_lr_schedulers("epoch", False, batch_idx)
+                return
+            accumulating = automatic and optimization.should_accumulate(batch_idx, is_last)
+            if automatic:
+                outputs = optimization.run_automatic(batch, batch_idx, accumulating)
+            else:
+                outputs = optimization.run_manual(batch, batch_idx)
+            state.epoch_batches_done = batch_idx + 1
+            if not accumulating:
+                optimization.update_lr_schedulers("step", False, batch_idx)
+            if is_last:
+                optimization.update_lr_schedulers("epoch", False, batch_idx)
+            trainer._fire(Event.ON_TRAIN_BATCH_END, outputs, batch, batch_idx)
+            if not accumulating and log_every and (
+                (state.batches_that_stepped + 1) % log_every == 0 or state.should_stop
+                or trainer.fast_dev_run
+            ):
+                hub.log_metrics(hub.step_logged())
+            if self._should_validate(batch_idx, is_last):
+                if not accumulating:
+                    trainer._call(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
+                self._validate()
+            if not accumulating:
+                optimization.update_lr_schedulers("step", True, batch_idx)
+                state.batches_that_stepped += 1
+            if self._max_steps_reached() or (state.should_stop and self._can_stop_early()):
+                return
+
+    def _validate(self) -> None:
+        trainer, hub = self.trainer, self.trainer._hub
+        saved = hub.results, hub.on_step
+        trainer.state.stage = RunningStage.VALIDATING
+        with torch.no_grad():
+            trainer.validate_loop.run_in_fit()
+        trainer.state.stage = RunningStage.TRAINING
+        hub.results, hub.on_step = saved
+
+    def _end_epoch(self) -> None:
+        trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
+        hub.epoch_end_reached()
+        trainer._fire_train_epoch_end()
+        hub.epoch_metrics()
+        if state.is_last_batch:
+            trainer._optimization.update_lr_schedulers("epoch", True, state.batch_idx)
+        state.batches_that_stepped -= 1  # epoch metrics share the last batch's step (spec 2.6)
+        hub.log_metrics(hub.epoch_metrics())
+        state.batches_that_stepped += 1
+        hub.reset_results()
+        state.current_epoch += 1

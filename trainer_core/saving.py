@@ -1,0 +1,148 @@
+"""Reading checkpoints back into modules: ``load_from_checkpoint`` and friends."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from trainer_core.utilities.exceptions import MisconfigurationException
+
+
+class restricted_classmethod:  # noqa: N801 - used as a decorator, like classmethod
+    """A classmethod that refuses to run from an instance (the result would be discarded)."""
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return functools.partial(self.method, owner)
+
+        @functools.wraps(self.method)
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise TypeError(
+                f"The classmethod `{owner.__name__}.{self.method.__name__}` cannot be called on an "
+                "instance. Please call it on the class type and make sure the return value is used."
+            )
+
+        return refuse
+
+
+def load_checkpoint_file(
+    path: Any, map_location: Any = None, weights_only: bool | None = None
+) -> dict[str, Any]:
+    """torch.load with an error that names the problem when the file is missing or not a ckpt."""
+    if not isinstance(path, (str, os.PathLike)):
+        return torch.load(path, map_location=map_location, weights_only=bool(weights_only))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Checkpoint file not found: {str(path)!r}. Pass an existing .ckpt path, 'last' or "
+            "'best'."
+        )
+    try:
+        checkpoint = torch.load(
+            path, map_location=map_location or _default_map_location, weights_only=bool(weights_only)
+        )
+    except Exception as exc:
+        raise ValueError(
+            f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc}). Pass a file "
+            "written by Trainer.save_checkpoint or ModelCheckpoint."
+        ) from exc
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{str(path)!r} does not hold a checkpoint dict; got {type(checkpoint)}.")
+    return checkpoint
+
+
+def _default_map_location(storage: Any, location: str) -> Any:
+    """Keep storages where they were saved unless that device is missing here."""
+    if location.startswith("cuda") and not torch.cuda.is_available():
+        return storage.cpu()
+    if location.startswith("mps") and not torch.backends.mps.is_available():
+        return storage.cpu()
+    return None
+
+
+def _load_hparams_file(path: Any) -> dict[str, Any]:
+    suffix = Path(path).suffix
+    if suffix in (".yaml", ".yml"):
+        with open(path) as handle:
+            return yaml.safe_load(handle) or {}
+    if suffix == ".csv":
+        import csv
+
+        with open(path) as handle:
+            return {row["key"]: yaml.safe_load(row["value"]) for row in csv.DictReader(handle)}
+    raise ValueError(f"`hparams_file` must be a .yaml or .csv file, got {path!r}.")
+
+
+def _init_kwargs(cls: type, checkpoint: dict[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
+    """Filter hparams to the __init__ signature, or wrap them in the one named container arg."""
+    params = inspect.signature(cls.__init__).parameters
+    takes_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    name = checkpoint.get("hparams_name")
+    if name and name != "kwargs" and name in params:
+        return {name: hparams}
+    if takes_var_kwargs:
+        return dict(hparams)
+    return {k: v for k, v in hparams.items() if k in params}
+
+
+def load_module_from_checkpoint(
+    cls: type,
+    checkpoint_path: Any,
+    map_location: Any = None,
+    hparams_file: Any = None,
+    strict: bool | None = None,
+    weights_only: bool | None = None,
+    **kwargs: Any,
+) -> Any:
+    """The steps of spec 9.2: hparams (+file, +kwargs) -> instance -> hooks -> weights."""
+    checkpoint = load_checkpoint_file(checkpoint_path, map_location, weights_only)
+    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    if hparams_file is not None:
+        hparams.update(_load_hparams_file(hparams_file))
+    hparams.update(kwargs)
+    obj = cls(**_init_kwargs(cls, checkpoint, hparams))
+    from trainer_core.datamodule import LightningDataModule
+
+    if isinstance(obj, LightningDataModule):
+        state = checkpoint.get(obj.__class__.__qualname__)
+        if state:
+            obj.load_state_dict(state)
+        return obj
+    return _restore_module(obj, checkpoint, strict)
+
+
+def _restore_module(model: Any, checkpoint: dict[str, Any], strict: bool | None) -> Any:
+    from trainer_core.module import LightningModule
+
+    if type(model).configure_model is not LightningModule.configure_model:
+        model.configure_model()
+    model.on_load_checkpoint(checkpoint)
+    if strict is not None and model._strict_loading is not None and strict != model.strict_loading:
+        raise ValueError(
+            f"You set `.load_from_checkpoint(..., strict={strict!r})` which is in conflict with "
+            f"`{type(model).__name__}.strict_loading={model.strict_loading!r}`. Set one of them."
+        )
+    strict = model.strict_loading if strict is None else strict
+    if "state_dict" not in checkpoint:
+        raise MisconfigurationException("The checkpoint has no 'state_dict': is it a checkpoint?")
+    keys = model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    if not strict and (keys.missing_keys or keys.unexpected_keys):
+        warnings.warn(
+            f"Found keys that are not in the model state dict but in the checkpoint: "
+            f"{keys.unexpected_keys}; missing: {keys.missing_keys}",
+            stacklevel=3,
+        )
+    device = next((t.device for t in checkpoint["state_dict"].values() if torch.is_tensor(t)), None)
+    if device is not None:
+        model.to(device)
+    return model

@@ -1,0 +1,5 @@
+"""Exceptions raised for a wrong configuration: each message says what to change."""
+
+
+class MisconfigurationException(Exception):
+    """The trainer, module or data was set up in a way that cannot run."""

@@ -1,0 +1,233 @@
+"""`make run`: the whole service on one machine, then a real job through it.
+
+Migrates the database (SQLite under ./var unless DATABASE_URL says otherwise), starts the API and
+one worker as subprocesses (logs in ./var/logs), creates a token, trains the autoencoder on the
+digits over HTTP while showing its progress, prints the checkpoint's download URL and one
+prediction, and keeps serving until Ctrl-C, which stops both processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.db.migrate import upgrade
+from api.db.session import session_scope
+from api.db.tokens import create_token
+from api.settings import Settings
+
+VAR = Path("var")
+TERMINAL = {"succeeded", "failed", "cancelled"}
+DEMO_JOB: dict[str, Any] = {
+    "name": "demo-autoencoder",
+    "module": {
+        "name": "autoencoder",
+        "params": {"input_dim": 64, "hidden_dim": 64, "latent_dim": 8},
+    },
+    "datamodule": {"name": "digits", "params": {"batch_size": 64}},
+    "trainer": {"max_epochs": 5, "log_every_n_steps": 5},
+    "checkpoint": {"monitor": "val_loss", "mode": "min", "save_top_k": 1},
+    "test_after_fit": True,
+    "seed": 42,
+    "tags": ["demo"],
+}
+
+
+def demo_environment() -> dict[str, str]:
+    """The embedded defaults under ./var, unless the environment names real services."""
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'trainyard.sqlite'}")
+    env.setdefault("BROKER_URL", "filesystem://")
+    env.setdefault("BROKER_FOLDER", str(VAR / "broker"))
+    env.setdefault("ARTIFACT_ROOT", str(VAR / "artifacts"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def pick_port(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Services:
+    """The API and worker subprocesses; `stop()` ends both, gently first."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.port = env, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs = VAR / "logs"
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self._spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
+        self._spawn("worker", ["worker", "--concurrency", "1"])
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "trainyard", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches only us; we stop them in order
+            )
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise SystemExit(
+                    f"the {name} exited ({proc.returncode}); see {self.logs}/{name}.log"
+                )
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            worker_ready = " ready." in (self.logs / "worker.log").read_text(errors="replace")
+            if worker_ready and self._healthy():
+                return
+            time.sleep(0.3)
+        raise SystemExit(f"the services did not start within {timeout:.0f}s; see {self.logs}/")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name, proc in self.procs.items():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in 15 s; killing it")
+                proc.kill()
+                proc.wait()
+
+
+def make_token(database_url: str) -> str:
+    with session_scope(database_url) as session:
+        return create_token(session, "demo", name="make-run").plaintext
+
+
+def progress_line(job: dict[str, Any]) -> str:
+    p = job.get("progress") or {}
+    step, total = p.get("step"), p.get("total")
+    metrics = " ".join(
+        f"{k}={v:.4f}"
+        for k, v in sorted((job.get("latest_metrics") or {}).items())
+        if isinstance(v, (int, float))
+    )
+    eta = f" eta {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
+    return f"  {job['status']:<10} epoch {p.get('epoch', '-')} step {step or 0}/{total or '?'}{eta} {metrics}"
+
+
+def watch(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    """Poll the job and redraw one progress line until it ends."""
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        print("\r" + progress_line(job)[:150].ljust(150), end="", flush=True)
+        if job["status"] in TERMINAL:
+            print()
+            return job
+        time.sleep(0.5)
+
+
+def one_digit() -> list[float]:
+    """A real sample, scaled as the digits datamodule scales it."""
+    from sklearn.datasets import load_digits
+
+    return [float(v) / 16.0 for v in load_digits().data[0]]
+
+
+def run_demo(services: Services, token: str) -> None:
+    client = httpx.Client(
+        base_url=services.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    job = client.post("/v1/jobs", json=DEMO_JOB).raise_for_status().json()
+    print(f"\nSubmitted job {job['id']} (autoencoder on the digits):")
+    job = watch(client, job["id"])
+    if job["status"] != "succeeded":
+        print(f"The job ended {job['status']}: {job.get('error')}")
+        return
+    best = job.get("best_checkpoint") or {}
+    print(f"\nBest checkpoint (val_loss={best.get('monitor_value')}), download with:")
+    print(f"  curl -H 'Authorization: Bearer {token}' -o best.ckpt \\")
+    print(f"       {services.url}/v1/checkpoints/{best.get('id')}/download")
+    sample = one_digit()
+    answer = (
+        client.post(
+            f"/v1/jobs/{job['id']}/predict", json={"inputs": [sample], "checkpoint": "best"}
+        )
+        .raise_for_status()
+        .json()
+    )
+    reconstruction = answer["outputs"][0]
+    error = sum((a - b) ** 2 for a, b in zip(sample, reconstruction, strict=True)) / len(sample)
+    print("\nOne prediction (a handwritten 0, reconstructed through the 8-number encoding):")
+    print(f"  first pixels in : {[round(v, 2) for v in sample[:8]]}")
+    print(f"  first pixels out: {[round(v, 2) for v in reconstruction[:8]]}")
+    print(f"  mean squared error: {error:.4f}")
+
+
+def print_usage(url: str, token: str) -> None:
+    auth = f"-H 'Authorization: Bearer {token}'"
+    print(f"""
+Trainyard is running at {url}  (OpenAPI docs: {url}/docs)
+Token (project "demo"): {token}
+
+  export TOKEN={token}
+  curl {auth} {url}/v1/components
+  curl {auth} -H 'Content-Type: application/json' {url}/v1/jobs \\
+       -d '{{"module": {{"name": "autoencoder"}}, "datamodule": {{"name": "digits"}}, "trainer": {{"max_epochs": 3}}}}'
+  curl {auth} {url}/v1/jobs
+  curl {auth} {url}/v1/jobs/<id>
+  curl {auth} {url}/v1/jobs/<id>/metrics?name=val_loss
+  curl {auth} -X POST {url}/v1/jobs/<id>/cancel
+  curl {auth} -H 'Content-Type: application/json' {url}/v1/jobs/<id>/predict -d '{{"inputs": [[0.0, ...64 values]]}}'
+
+Logs: var/logs/api.log, var/logs/worker.log. Press Ctrl-C to stop.""")
+
+
+def main() -> int:
+    env = demo_environment()
+    settings = Settings(**{k: env[k.upper()] for k in ("database_url", "broker_url")})
+    print(f"Database: {settings.database_url}\nBroker:   {settings.broker_url}")
+    upgrade(settings.database_url)
+    services = Services(env, pick_port(int(env.get("TRAINYARD_PORT", "8000"))))
+    try:
+        services.start()
+        print("Starting the API and a worker...")
+        services.wait_ready()
+        token = make_token(settings.database_url)
+        print_usage(services.url, token)
+        run_demo(services, token)
+        print(f"\nStill serving at {services.url}. Ctrl-C to stop.")
+        while True:
+            services.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...")
+    finally:
+        services.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

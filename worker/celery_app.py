@@ -1,0 +1,72 @@
+"""The Celery app: transport only. The job row in the database is the truth, so no result backend.
+
+Light on purpose: the API imports this (through `worker.dispatch`) and must not load torch.
+`celery -A worker.celery_app worker` finds the module-level `app`, built on first access from the
+environment; everything else builds its own with `make_celery(settings)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from api.settings import Settings, get_settings
+
+TASK_NAME = "trainyard.run_job"
+
+
+def broker_options(settings: Settings) -> dict[str, Any]:
+    """Transport options; the filesystem broker needs its folders (see FACTS.md)."""
+    if not settings.broker_url.startswith("filesystem://"):
+        return {}
+    folder = Path(settings.broker_folder).resolve()
+    for sub in ("queue", "processed"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        # One folder for in and out: producer and consumer must meet in the same place.
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "data_folder_processed": str(folder / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("trainyard", broker=settings.broker_url, include=["worker.tasks"])
+    app.conf.update(
+        broker_transport_options=broker_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_default_queue=settings.queue_name,
+        task_serializer="json",
+        accept_content=["json"],
+        # A job is acknowledged only when it ends, and a worker takes one job at a time, so a
+        # worker that dies mid-job leaves its message to be delivered again (the claim's row
+        # lock makes that redelivery harmless).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        worker_send_task_events=False,
+    )
+    # The task reads its settings from the app, so a worker started with explicit settings
+    # (the CLI, tests) never falls back to the environment.
+    app.trainyard_settings = settings  # type: ignore[attr-defined]
+    return app
+
+
+def settings_of(app: Celery) -> Settings:
+    settings = getattr(app, "trainyard_settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+def __getattr__(name: str) -> Any:
+    # `celery -A worker.celery_app` asks for `app`; building it lazily keeps importing this
+    # module free of environment reads.
+    if name == "app":
+        global app
+        app = make_celery(get_settings())
+        return app
+    raise AttributeError(name)

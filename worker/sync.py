@@ -1,0 +1,194 @@
+"""JobSync: the one background thread that talks to the database while a job trains.
+
+The training thread only appends to in-memory buffers (no database round trip per step). This
+thread, every `flush_interval_s`, writes buffered metrics, log lines and the latest progress in
+one transaction under the job's row lock; every `heartbeat_interval_s` it beats the heartbeat;
+and every `cancel_poll_s` it reads the cancel flag. The training thread acts on `stop_reason`
+at batch boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from api.db.jobs import append_events, is_cancel_requested, lock_job, touch_heartbeat
+from api.db.session import session_scope
+from api.settings import Settings
+from worker.store import MetricRow, insert_metrics
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVENT_INTERVAL_S = 0.5  # clients get at most ~2 progress events per second
+
+
+def json_number(value: float) -> float | None:
+    """JSON (and PostgreSQL's json type) has no NaN or infinity."""
+    return value if math.isfinite(value) else None
+
+
+class JobSync:
+    def __init__(
+        self,
+        settings: Settings,
+        job_id: str,
+        worker_id: str,
+        *,
+        flush_interval_s: float = 0.2,
+        cancel_poll_s: float = 0.5,
+        max_buffered_rows: int = 1000,
+    ) -> None:
+        self.settings, self.job_id, self.worker_id = settings, job_id, worker_id
+        self.flush_interval_s = flush_interval_s
+        self.cancel_poll_s = cancel_poll_s
+        self.max_buffered_rows = max_buffered_rows
+        self._metrics: list[MetricRow] = []
+        self._logs: list[dict[str, Any]] = []
+        self._progress: dict[str, Any] | None = None
+        self._buffer_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one transaction at a time, from either thread
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_progress_event = 0.0
+        # Set by this thread, read by the training thread at batch boundaries.
+        self.stop_reason: str | None = None  # "cancel" | "lost"
+
+    # ------------------------------------------------------------ training-thread side
+
+    def add_metrics(self, rows: list[MetricRow]) -> None:
+        with self._buffer_lock:
+            self._metrics.extend(rows)
+            full = len(self._metrics) >= self.max_buffered_rows
+        if full:
+            self._wake.set()
+
+    def add_log(self, stream: str, line: str) -> None:
+        with self._buffer_lock:
+            self._logs.append({"stream": stream, "line": line, "at": time.time()})
+            full = len(self._logs) >= self.max_buffered_rows
+        if full:
+            self._wake.set()
+
+    def set_progress(self, progress: dict[str, Any]) -> None:
+        with self._buffer_lock:
+            self._progress = progress
+
+    def request_flush(self) -> None:
+        """Write soon, without waiting (epoch and stage ends)."""
+        self._wake.set()
+
+    def request_stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> JobSync:
+        self._thread = threading.Thread(
+            target=self._run, name=f"jobsync-{self.job_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and write whatever is still buffered."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()
+
+    def _run(self) -> None:
+        next_beat = next_poll = 0.0
+        while not self._closed.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            try:
+                self.flush()
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + self.settings.heartbeat_interval_s
+                if now >= next_poll:
+                    self._poll_cancel()
+                    next_poll = now + self.cancel_poll_s
+            except Exception:  # a database hiccup must not kill the job; retry next tick
+                log.exception("job %s: sync failed; retrying", self.job_id)
+
+    # ------------------------------------------------------------ database side
+
+    def _beat(self) -> None:
+        with session_scope(self.settings.database_url) as session:
+            if not touch_heartbeat(session, self.job_id, worker_id=self.worker_id):
+                # Reaped and requeued, or gone: someone else owns it now, so stop quietly.
+                self.request_stop("lost")
+
+    def _poll_cancel(self) -> None:
+        with session_scope(self.settings.database_url) as session:
+            if is_cancel_requested(session, self.job_id):
+                self.request_stop("cancel")
+
+    def _take(self) -> tuple[list[MetricRow], list[dict[str, Any]], dict[str, Any] | None]:
+        with self._buffer_lock:
+            metrics, self._metrics = self._metrics, []
+            logs, self._logs = self._logs, []
+            progress = self._progress
+            due = time.monotonic() - self._last_progress_event >= PROGRESS_EVENT_INTERVAL_S
+            if progress is not None and (due or self._closed.is_set()):
+                self._progress = None
+            else:
+                progress = None
+        return metrics, logs, progress
+
+    def _put_back(self, metrics: list[MetricRow], logs: list[dict[str, Any]]) -> None:
+        with self._buffer_lock:
+            self._metrics[:0] = metrics
+            self._logs[:0] = logs
+
+    def flush(self) -> None:
+        """Write buffered rows now (callable from either thread)."""
+        with self._write_lock:
+            metrics, logs, progress = self._take()
+            if not (metrics or logs or progress):
+                return
+            try:
+                self._write(metrics, logs, progress)
+            except Exception:
+                self._put_back(metrics, logs)  # idempotent inserts make a retry safe
+                raise
+            if progress is not None:
+                self._last_progress_event = time.monotonic()
+
+    def _write(
+        self,
+        metrics: list[MetricRow],
+        logs: list[dict[str, Any]],
+        progress: dict[str, Any] | None,
+    ) -> None:
+        with session_scope(self.settings.database_url) as session:
+            job = lock_job(session, self.job_id)
+            if job is None:
+                return
+            stored = insert_metrics(session, [m for m in metrics if _storable(m, session)])
+            events: list[tuple[str, dict[str, Any]]] = [
+                ("metric", {**m, "value": json_number(m["value"])}) for m in stored
+            ]
+            if stored:
+                latest = dict(job.latest_metrics or {})
+                latest.update({m["name"]: json_number(m["value"]) for m in stored})
+                job.latest_metrics = latest
+            events += [("log", line) for line in logs]
+            if progress is not None:
+                job.progress = progress
+                events.append(("progress", progress))
+            if events:
+                append_events(session, job, events)
+
+
+def _storable(row: MetricRow, session: Any) -> bool:
+    # SQLite stores NaN as NULL, which the NOT NULL value column refuses.
+    return not (math.isnan(row["value"]) and session.get_bind().dialect.name == "sqlite")

@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers; everything testable lives in `worker.runner`.
+
+Only worker processes import this module (through the app's `include`), so the torch and
+trainer_core imports that `worker.runner` pulls in happen once per worker process, at boot.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Task, shared_task
+
+from worker import runner
+from worker.celery_app import TASK_NAME, settings_of
+
+
+@shared_task(bind=True, name=TASK_NAME)
+def run_job(self: Task, job_id: str) -> str:
+    worker_id = f"{self.request.hostname}:{os.getpid()}"
+    return runner.run_job(job_id=job_id, settings=settings_of(self.app), worker_id=worker_id)
