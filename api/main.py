@@ -6,13 +6,15 @@ module reads no settings and imports no torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from api.handlers import install_error_handlers
 from api.middleware import BodySizeLimit
+from api.openapi import install_openapi
 from api.ratelimit import RateLimiter
 from api.routes import admin, checkpoints, components, health, jobs, metrics, predict
 from api.services.predict import ModelCache
@@ -40,6 +42,16 @@ def default_dispatcher(settings: Settings) -> Dispatcher:
     return lambda job_id: send_job(job_id, settings)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Import the components (and torch) at startup, not on the first request, so that a bad
+    # COMPONENT_MODULES setting stops the server at once with its import error.
+    from trainyard.registry import get_registry
+
+    get_registry(app.state.settings)
+    yield
+
+
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
     """Build the app. `dispatcher(job_id)` queues a job; tests pass their own recorder."""
     settings = settings or get_settings()
@@ -49,6 +61,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         description=DESCRIPTION,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
@@ -58,6 +71,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (health, jobs, metrics, checkpoints, predict, components, admin):
         app.include_router(module.router)
+    install_openapi(app)
     return app
 
 

@@ -69,11 +69,11 @@ def scenarios(device: str) -> list[Scenario]:
     mlp = (
         Scenario("wide-MLP 4096x6 b512 bf16", wide_mlp(4096, 6), 512, 0, 400, bf16_on_cuda=True)
         if device == "cuda"
-        else Scenario("wide-MLP 1024x4 b128", wide_mlp(1024, 4), 128, 60, 0)
+        else Scenario("wide-MLP 1024x4 b64", wide_mlp(1024, 4), 64, 40, 0)
     )
     return [
-        Scenario("seed-AE b32", autoencoder, 32, 600, 3000),
-        Scenario("seed-AE b256", autoencoder, 256, 300, 1500),
+        Scenario("seed-AE b32", autoencoder, 32, 500, 3000),
+        Scenario("seed-AE b256", autoencoder, 256, 200, 1500),
         mlp,
     ]
 
@@ -227,8 +227,11 @@ def machine(device: str) -> dict[str, Any]:
 
 
 def print_table(meta: dict[str, Any], rows: list[dict[str, Any]], names: list[str]) -> None:
-    print(f"machine: {meta['cpu']}, {meta['cores']} cores, torch {meta['torch']}, "
-          f"device {meta.get('gpu', meta['device'])}")  # fmt: skip
+    print(
+        f"machine: {meta['cpu']}, {meta['cores']} cores ({meta['torch_threads']} torch threads), "
+        f"torch {meta['torch']}, device {meta.get('gpu', meta['device'])}, "
+        f"median of {meta['repeats']} interleaved runs"
+    )
     head = f"{'scenario':<28}{'steps':>6}" + "".join(f"{n + ' us/step':>22}" for n in names)
     print(head)
     print("-" * len(head))
@@ -252,6 +255,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per contender")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     parser.add_argument("--only", nargs="*", help="scenario name prefixes to run")
+    parser.add_argument(
+        "--threads", type=int,
+        help="torch intra-op threads (default on CPU: 1, because on a small shared machine "
+        "multi-threaded kernels of tiny layers spin and swamp the overhead being measured)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -262,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
+    if args.threads or device == "cpu":
+        torch.set_num_threads(args.threads or 1)
     warnings.filterwarnings("ignore")  # both trainers warn about num_workers; not our subject
     runs, missing = contenders()
     rows = []

@@ -185,3 +185,35 @@ def test_component_modules_setting_registers_user_components(tmp_path, monkeypat
 def test_missing_component_module_fails_loudly() -> None:
     with pytest.raises(ModuleNotFoundError):
         build_registry(["no_such_module_xyz"])
+
+
+def test_entry_point_group_registers_installed_components(tmp_path, monkeypatch) -> None:
+    """A distribution on sys.path declaring `[trainyard.components]` is picked up."""
+    (tmp_path / "ep_components.py").write_text(
+        textwrap.dedent(
+            '''
+            class EpModule:
+                """From an entry point."""
+
+                def __init__(self, width: int = 2) -> None:
+                    self.width = width
+
+                def training_step(self, batch, batch_idx):
+                    return None
+            '''
+        )
+    )
+    dist = tmp_path / "ep_components-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-components\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[trainyard.components]\nep_module = ep_components:EpModule\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        registry = build_registry()
+        component = registry.get("module", "ep_module")
+        assert component.description == "From an entry point."
+        assert component.validate({}) == {"width": 2}
+    finally:
+        sys.modules.pop("ep_components", None)

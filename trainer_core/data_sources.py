@@ -10,7 +10,6 @@ from trainer_core.data import apply_limit, as_dataloader_list, dataloader_length
 from trainer_core.events import ModuleHook
 from trainer_core.hooks import DataHooks
 from trainer_core.seed import worker_init_function, workers_should_be_seeded
-from trainer_core.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
     from trainer_core.trainer import Trainer

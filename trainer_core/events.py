@@ -74,7 +74,7 @@ class LogPolicy(Enum):
         return self is LogPolicy.STEP
 
 
-class _Hook(str, Enum):
+class _Hook(str, Enum):  # noqa: UP042 - members carry a log policy too
     """A hook name plus its log policy; ``str`` so members compare equal to the hook name."""
 
     log_policy: LogPolicy

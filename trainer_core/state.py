@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+
+from trainer_core.progress import FitProgress
 
 
-class TrainerStatus(str, Enum):
+class TrainerStatus(StrEnum):
     INITIALIZING = "initializing"
     RUNNING = "running"
     FINISHED = "finished"
@@ -18,14 +19,14 @@ class TrainerStatus(str, Enum):
         return self in (TrainerStatus.FINISHED, TrainerStatus.INTERRUPTED)
 
 
-class TrainerFn(str, Enum):
+class TrainerFn(StrEnum):
     FITTING = "fit"
     VALIDATING = "validate"
     TESTING = "test"
     PREDICTING = "predict"
 
 
-class RunningStage(str, Enum):
+class RunningStage(StrEnum):
     TRAINING = "train"
     SANITY_CHECKING = "sanity_check"
     VALIDATING = "validate"
@@ -54,14 +55,19 @@ class TrainerState:
     global_step: int = 0
     batch_idx: int = -1  # index of the training batch started last (-1 at epoch start)
     epoch_batches_done: int = 0  # training batches finished in the current epoch
-    total_batch_idx: int = -1  # like batch_idx, counted across epochs
     batches_that_stepped: int = 0  # the logger step: batches that ended in an optimizer step
-    scheduler_steps: int = 0
     should_stop: bool = False
     is_last_batch: bool = False
     resume_mid_epoch: bool = False  # restored mid-epoch: no on_train_epoch_start, keep batch_idx
-    restarting: bool = False  # restored from a checkpoint: no sanity check
-    extra: dict[str, Any] = field(default_factory=dict)
+    restarting: bool = False  # restored mid-run from a checkpoint: no sanity check
+    # where the fit loop is, for the progress counters a checkpoint records:
+    # "batch_end" (in on_train_batch_end), "val" (validating after a batch), "epoch_end", ""
+    phase: str = ""
+    progress: FitProgress = field(default_factory=FitProgress)  # Lightning's loop counters
+
+    @property
+    def total_batch_idx(self) -> int:
+        return self.progress.batch.total["ready"] - 1
 
     @property
     def finished(self) -> bool:

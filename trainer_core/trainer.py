@@ -11,6 +11,7 @@ from trainer_core.accelerator import select_accelerator, select_device
 from trainer_core.callbacks.base import Callback
 from trainer_core.datamodule import LightningDataModule
 from trainer_core.dispatch import HookDispatch
+from trainer_core.events import Event
 from trainer_core.logging.connector import MetricsHub
 from trainer_core.logging.results import Results
 from trainer_core.loops import run as run_mod
@@ -22,6 +23,7 @@ from trainer_core.optim import LightningOptimizer, LRSchedulerConfig
 from trainer_core.precision import make_precision, parse_precision
 from trainer_core.setup import TrainerArgs, build_callbacks, build_loggers, parse_args
 from trainer_core.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
+
 
 def _arg(name: str) -> property:
     return property(lambda self: getattr(self.args, name), doc=f"Trainer({name}=...)")

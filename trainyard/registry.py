@@ -150,8 +150,9 @@ def params_model_from_init(cls: type, name: str) -> type[BaseModel]:
     has a default and refused when it does not. A parameter without a hint takes the type of its
     default. `Annotated[int, Field(ge=1, description=...)]` hints carry bounds and descriptions.
     """
-    signature = inspect.signature(cls.__init__)
-    hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    init = getattr(cls, "__init__")  # noqa: B009 - mypy refuses cls.__init__ on a type
+    signature = inspect.signature(init)
+    hints = typing.get_type_hints(init, include_extras=True)
     fields: dict[str, Any] = {}
     for pname, param in list(signature.parameters.items())[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):

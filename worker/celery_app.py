@@ -62,11 +62,15 @@ def settings_of(app: Celery) -> Settings:
     return settings if isinstance(settings, Settings) else get_settings()
 
 
+_app: Celery | None = None
+
+
 def __getattr__(name: str) -> Any:
     # `celery -A worker.celery_app` asks for `app`; building it lazily keeps importing this
     # module free of environment reads.
+    global _app
     if name == "app":
-        global app
-        app = make_celery(get_settings())
-        return app
-    raise AttributeError(name)
+        if _app is None:
+            _app = make_celery(get_settings())
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

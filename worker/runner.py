@@ -112,7 +112,7 @@ def latest_checkpoint(session: Any, job_id: str) -> Checkpoint | None:
 def execute(job: Job, settings: Settings, worker_id: str) -> Outcome:
     """Train the claimed job with the service attached; never raises for the user's errors."""
     workdir = Path(tempfile.mkdtemp(prefix=f"trainyard-{job.id}-"))
-    sync = JobSync(settings, job.id, worker_id).start()
+    sync = JobSync(settings, job.id, worker_id, max_runtime_s=job.spec.get("max_runtime_s")).start()
     try:
         with capture_output(sync), isolated_torch_state():
             return train(job, settings, sync, workdir)
@@ -129,38 +129,59 @@ def execute(job: Job, settings: Settings, worker_id: str) -> Outcome:
 
 
 def train(job: Job, settings: Settings, sync: JobSync, workdir: Path) -> Outcome:
-    spec = job.spec
+    monitor = (job.spec.get("checkpoint") or {}).get("monitor")
     checkpoints = CheckpointSync(
-        settings,
-        job.id,
-        job.attempt,
-        workdir / "checkpoints",
-        sync,
-        monitor=(spec.get("checkpoint") or {}).get("monitor"),
+        settings, job.id, job.attempt, workdir / "checkpoints", sync, monitor=monitor
     )
     try:
-        if spec.get("seed") is not None:
-            L.seed_everything(int(spec["seed"]), verbose=False)
-        module, datamodule = build_components(spec, settings)
-        trainer = _make_trainer(spec, sync, checkpoints, workdir)
-        resume = fetch_resume_checkpoint(settings, job, workdir)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-        if sync.stop_reason is None and spec.get("test_after_fit"):
-            trainer.test(module, datamodule=datamodule)
+        trainer = fit_and_test(job, settings, sync, checkpoints, workdir)
     except InfraError:
         raise
     except Exception as exc:
         log.warning("job %s failed in user code: %r", job.id, exc)
+        try:  # what was saved before the failure stays downloadable
+            checkpoints.sync_files()
+        except InfraError:
+            log.exception("job %s: could not store its last checkpoints", job.id)
         return Outcome(
             JobStatus.failed,
             {"failure_class": failure_class(exc), "error": error_summary(exc)},
             reason=f"{type(exc).__name__} in user code",
         )
+    return after_fit(job, trainer, sync, checkpoints)
+
+
+def fit_and_test(
+    job: Job, settings: Settings, sync: JobSync, checkpoints: CheckpointSync, workdir: Path
+) -> L.Trainer:
+    """Everything that runs user code: seeding, building the components, fit, test."""
+    spec = job.spec
+    if spec.get("seed") is not None:
+        L.seed_everything(int(spec["seed"]), verbose=False)
+    module, datamodule = build_components(spec, settings)
+    trainer = _make_trainer(spec, sync, checkpoints, workdir)
+    resume = fetch_resume_checkpoint(settings, job, workdir)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+    if sync.stop_reason is None and spec.get("test_after_fit"):
+        trainer.test(module, datamodule=datamodule)
+    return trainer
+
+
+def after_fit(job: Job, trainer: L.Trainer, sync: JobSync, checkpoints: CheckpointSync) -> Outcome:
+    """Fit returned: finished, or stopped early by a cancel, a timeout or a takeover."""
     if sync.stop_reason == "lost":
         return Outcome(None)
-    if sync.stop_reason == "cancel":
+    if sync.stop_reason in ("cancel", "timeout"):
         _save_last(trainer, checkpoints)
     checkpoints.sync_files()
+    if sync.stop_reason == "timeout":
+        limit = job.spec["max_runtime_s"]
+        error = {"type": "Timeout", "message": f"stopped after max_runtime_s={limit}s"}
+        return Outcome(
+            JobStatus.failed,
+            {"failure_class": FailureClass.timeout, "error": {**error, "traceback": ""}},
+            reason="max_runtime_s exceeded",
+        )
     return Outcome(JobStatus.succeeded)
 
 
@@ -178,7 +199,7 @@ def _make_trainer(
 
 
 def _save_last(trainer: L.Trainer, checkpoints: CheckpointSync) -> None:
-    """A cancelled job keeps a checkpoint of where it stopped (unless one was just written)."""
+    """A stopped job keeps a checkpoint of where it stopped (unless one was just written)."""
     if not checkpoints.has_step("last.ckpt", trainer.global_step):
         checkpoints.dirpath.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(str(checkpoints.dirpath / "last.ckpt"))

@@ -40,11 +40,13 @@ class JobSync:
         flush_interval_s: float = 0.2,
         cancel_poll_s: float = 0.5,
         max_buffered_rows: int = 1000,
+        max_runtime_s: float | None = None,
     ) -> None:
         self.settings, self.job_id, self.worker_id = settings, job_id, worker_id
         self.flush_interval_s = flush_interval_s
         self.cancel_poll_s = cancel_poll_s
         self.max_buffered_rows = max_buffered_rows
+        self.deadline = time.monotonic() + max_runtime_s if max_runtime_s else None
         self._metrics: list[MetricRow] = []
         self._logs: list[dict[str, Any]] = []
         self._progress: dict[str, Any] | None = None
@@ -55,7 +57,7 @@ class JobSync:
         self._thread: threading.Thread | None = None
         self._last_progress_event = 0.0
         # Set by this thread, read by the training thread at batch boundaries.
-        self.stop_reason: str | None = None  # "cancel" | "lost"
+        self.stop_reason: str | None = None  # "cancel" | "lost" | "timeout"
 
     # ------------------------------------------------------------ training-thread side
 
@@ -116,6 +118,8 @@ class JobSync:
                 if now >= next_poll:
                     self._poll_cancel()
                     next_poll = now + self.cancel_poll_s
+                if self.deadline is not None and now >= self.deadline:
+                    self.request_stop("timeout")
             except Exception:  # a database hiccup must not kill the job; retry next tick
                 log.exception("job %s: sync failed; retrying", self.job_id)
 

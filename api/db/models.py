@@ -136,6 +136,7 @@ class Metric(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "name", "stage", "step", name="uq_metrics_point"),
         Index("ix_metrics_job_step", "job_id", "step"),
+        Index("ix_metrics_series", "job_id", "name", "step", "id"),  # one series in step order
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -146,6 +147,26 @@ class Metric(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MetricRollup(Base):
+    """Aggregates of one block of a metric series, kept by a trigger on `metrics` (migration
+    0002): `block` is step // width, width = 16 ** level. Charts of long runs read these."""
+
+    __tablename__ = "metric_rollups"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(20), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
+    vmin: Mapped[float] = mapped_column(Float)
+    vmax: Mapped[float] = mapped_column(Float)
+    vsum: Mapped[float] = mapped_column(Float)
+    step_first: Mapped[int] = mapped_column(BigInteger)
+    step_last: Mapped[int] = mapped_column(BigInteger)
+    last_value: Mapped[float | None] = mapped_column(Float)
 
 
 class Checkpoint(Base):

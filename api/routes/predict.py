@@ -11,6 +11,7 @@ from api.errors import AppError, ErrorCode
 from api.schemas.common import error_responses
 from api.schemas.predict import PredictRequest, PredictResponse
 from api.services.predict import load_model, run_predict
+from trainyard.registry import UnknownComponentError
 
 router = APIRouter(prefix="/v1/jobs", tags=["predict"])
 
@@ -41,12 +42,22 @@ def predict(
             f"inputs: {len(body.inputs)} samples; at most {settings.max_predict_batch} per request",
         )
     checkpoint = _choose_checkpoint(session, job, body.checkpoint, principal.project_id)
-    module_cls = registry.get("module", job.spec["module"]["name"]).cls
+    module_cls = _module_class(registry, job)
     model = request.app.state.model_cache.get(
         (checkpoint.id, checkpoint.sha256), lambda: load_model(module_cls, store, checkpoint)
     )
     outputs = run_predict(model, body.inputs)
     return PredictResponse(job_id=job.id, checkpoint_id=checkpoint.id, outputs=outputs)
+
+
+def _module_class(registry: RegistryDep, job: Job) -> type:
+    name = job.spec["module"]["name"]
+    try:
+        return registry.get("module", name).cls
+    except UnknownComponentError:
+        raise AppError(
+            ErrorCode.predict_failed, f"module {name!r} of job {job.id} is no longer registered"
+        ) from None
 
 
 def _choose_checkpoint(session: SessionDep, job: Job, which: str, project_id: str) -> Checkpoint:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import UtcDatetime
+
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\- ]+$")]
 
 
@@ -19,7 +21,7 @@ class ProjectCreate(BaseModel):
 class ProjectPublic(BaseModel):
     id: str = Field(description="Project id.")
     name: str = Field(description="Project name.")
-    created_at: datetime = Field(description="Creation time.")
+    created_at: UtcDatetime = Field(description="Creation time.")
 
 
 class ProjectList(BaseModel):
@@ -40,9 +42,9 @@ class TokenPublic(BaseModel):
     project_id: str = Field(description="The project it acts in.")
     name: str = Field(description="Label.")
     is_admin: bool = Field(description="Admin rights.")
-    created_at: datetime = Field(description="Creation time.")
-    expires_at: datetime | None = Field(description="Expiry time, if any.")
-    revoked_at: datetime | None = Field(description="Revocation time, if revoked.")
+    created_at: UtcDatetime = Field(description="Creation time.")
+    expires_at: UtcDatetime | None = Field(description="Expiry time, if any.")
+    revoked_at: UtcDatetime | None = Field(description="Revocation time, if revoked.")
 
 
 class TokenCreated(TokenPublic):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
+
+from api.schemas.common import UtcDatetime
 
 
 class CheckpointPublic(BaseModel):
@@ -19,7 +19,7 @@ class CheckpointPublic(BaseModel):
     is_best: bool = Field(description="Best by the monitored metric so far.")
     size: int = Field(description="File size in bytes.")
     sha256: str = Field(description="sha256 of the file (also its ETag).")
-    created_at: datetime = Field(description="When it was written.")
+    created_at: UtcDatetime = Field(description="When it was written.")
     download_url: str = Field(description="Relative URL of the file.")
 
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.errors import ErrorCode
+
+
+def _assume_utc(value: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything is stored in UTC, so say so to clients.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. trainer.max_epochs.")
+    message: str = Field(description="What is wrong with it.")
 
 
 class ErrorResponse(BaseModel):
@@ -16,11 +30,9 @@ class ErrorResponse(BaseModel):
 
     error_code: ErrorCode = Field(description="Stable machine-readable code; test against this.")
     detail: str = Field(description="What went wrong and what to fix, for humans.")
-
-
-class FieldError(BaseModel):
-    field: str = Field(description="Dotted path of the offending field, e.g. trainer.max_epochs.")
-    message: str = Field(description="What is wrong with it.")
+    errors: list[FieldError] | None = Field(
+        None, description="Validation errors only: one entry per offending field."
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -37,6 +49,3 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Rate limited; see Retry-After.",
     }
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
-
-
-AUTH_ERRORS = (401, 422)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.checkpoints import CheckpointPublic
+from api.schemas.common import UtcDatetime
 
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:=\-]{1,64}$")]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -85,7 +85,9 @@ class JobCreate(Strict):
     )
     module: ComponentRef = Field(description="The LightningModule to train.")
     datamodule: ComponentRef = Field(description="The LightningDataModule that feeds it.")
-    trainer: TrainerOptions = Field(default_factory=TrainerOptions, description="Trainer options.")
+    trainer: TrainerOptions = Field(
+        default_factory=lambda: TrainerOptions(), description="Trainer options."
+    )
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
         None, description="Seed for seed_everything; with deterministic, runs are reproducible."
     )
@@ -120,7 +122,7 @@ class TransitionPublic(BaseModel):
     from_status: str | None = Field(description="Previous status; null for submission.")
     to_status: str = Field(description="New status.")
     reason: str | None = Field(description="Why it changed.")
-    at: datetime = Field(description="When it changed.")
+    at: UtcDatetime = Field(description="When it changed.")
 
 
 class JobSummary(BaseModel):
@@ -130,9 +132,9 @@ class JobSummary(BaseModel):
     name: str | None = Field(description="The job's label.")
     status: str = Field(description="queued, running, cancelling, succeeded, failed, cancelled.")
     tags: list[str] = Field(description="Labels.")
-    created_at: datetime = Field(description="Submission time.")
-    started_at: datetime | None = Field(description="When the current attempt started.")
-    finished_at: datetime | None = Field(description="When it reached a terminal status.")
+    created_at: UtcDatetime = Field(description="Submission time.")
+    started_at: UtcDatetime | None = Field(description="When the current attempt started.")
+    finished_at: UtcDatetime | None = Field(description="When it reached a terminal status.")
     attempt: int = Field(description="Attempt number (0 before the first start).")
     progress: JobProgress = Field(description="Latest progress of the running attempt.")
 
@@ -141,8 +143,8 @@ class JobPublic(JobSummary):
     """Everything about one job."""
 
     spec: dict[str, Any] = Field(description="The resolved spec the worker runs.")
-    updated_at: datetime = Field(description="Last change to the row.")
-    heartbeat_at: datetime | None = Field(description="Last heartbeat of the running worker.")
+    updated_at: UtcDatetime = Field(description="Last change to the row.")
+    heartbeat_at: UtcDatetime | None = Field(description="Last heartbeat of the running worker.")
     max_retries: int = Field(description="Retries allowed after infrastructure failures.")
     cancel_requested: bool = Field(description="A cancel was asked for.")
     latest_metrics: dict[str, Any] = Field(description="Last value of each logged metric.")

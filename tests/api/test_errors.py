@@ -59,10 +59,18 @@ def test_health_reports_an_unreachable_database(tmp_path) -> None:
     assert response.json()["database"] is False
 
 
-def test_openapi_documents_every_route(client: TestClient) -> None:
+def test_openapi_documents_every_route_and_our_error_shape(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            assert operation.get("description"), f"{method} {path} has no description"
+            where = f"{method} {path}"
+            assert operation.get("description"), f"{where} has no description"
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.endswith("/ErrorResponse"), f"{where} {status}"
+            if operation.get("security"):
+                assert "401" in operation["responses"], where
+    assert "HTTPValidationError" not in str(schema)
     assert "Idempotency-Key" in str(schema["paths"]["/v1/jobs"]["post"]["parameters"])
     assert client.get("/docs").status_code == 200

@@ -21,6 +21,8 @@ def test_submit_list_filter_and_cancel_on_sqlite(
     a = submit(client, auth, tags=["a_b"])["id"]
     b = submit(client, auth, tags=["axb"])["id"]
     assert dispatched == [a, b]
+    read = client.get(f"/v1/jobs/{a}", headers=auth).json()
+    assert read["created_at"].endswith("Z")  # SQLite's naive times are served as UTC
     listed = client.get("/v1/jobs", params={"tag": "a_b"}, headers=auth).json()["items"]
     assert [j["id"] for j in listed] == [a]
     page = client.get("/v1/jobs", params={"limit": 1}, headers=auth).json()

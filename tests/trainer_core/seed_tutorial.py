@@ -9,10 +9,9 @@ import torch
 from torch import nn, optim
 
 import trainer_core as L
+from tests.trainer_core.data import digits_split
 from trainer_core.callbacks import EarlyStopping  # noqa: F401  (used by the tests)
 from trainer_core.loggers import CSVLogger, TensorBoardLogger  # noqa: F401
-
-from tests.trainer_core.data import digits_split
 
 
 def make_encoder() -> nn.Module:

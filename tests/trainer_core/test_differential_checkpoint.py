@@ -63,6 +63,39 @@ def test_checkpoint_has_lightnings_keys_and_values(
         assert_same_value(field, candidate[field], expected)
 
 
+def progress_view(candidate: Any, reference: Any, path: str = "") -> dict[str, Any]:
+    """The candidate's loop progress as {dotted path: value}, cut down to the fields Lightning's
+    own checkpoint has.
+
+    Lightning's resume decisions read these counters (§4.2), so they must agree; extra fields and
+    each loop's private ``state_dict`` are the writer's own business.
+    """
+    if not isinstance(reference, dict):
+        return {path: candidate}
+    if not isinstance(candidate, dict):
+        return {path: f"<not a dict: {candidate!r}>"}
+    flat: dict[str, Any] = {}
+    for key, ref_value in reference.items():
+        if not key.endswith("state_dict"):
+            value = candidate.get(key, "<missing>")
+            flat.update(progress_view(value, ref_value, f"{path}/{key}"))
+    return flat
+
+
+@pytest.mark.parametrize(
+    "first_fit", [dict(max_epochs=1), dict(max_steps=2)], ids=["epoch_end", "mid_epoch"]
+)
+def test_checkpoint_loop_progress_matches_lightning(
+    first_fit: dict[str, Any], L: ModuleType, ref_L: ModuleType, tmp_path: Path
+) -> None:
+    _, ref_path = fit_once(ref_L, tmp_path / "ref", **first_fit)
+    _, cand_path = fit_once(L, tmp_path / "cand", **first_fit)
+    reference = load_ckpt(ref_path)["loops"]["fit_loop"]
+    candidate = load_ckpt(cand_path)["loops"]["fit_loop"]
+    # Compared as whole flat dicts, so a failure lists every counter that differs.
+    assert progress_view(candidate, reference) == progress_view(reference, reference)
+
+
 @pytest.mark.parametrize("direction", ["lightning_to_candidate", "candidate_to_lightning"])
 def test_load_from_checkpoint_across_trainers(
     direction: str, L: ModuleType, ref_L: ModuleType, tmp_path: Path

@@ -216,3 +216,14 @@ def test_embedded_sqlite_job(sqlite_url: str, tmp_path: Path) -> None:
     assert series(got["metrics"], "train_loss", "train") == [(s, 0) for s in range(4)]
     assert [m.stage for m in got["metrics"] if m.name == "test_loss"] == ["test"]
     assert any(c.is_best for c in got["checkpoints"])
+
+
+def test_max_runtime_stops_the_job_as_a_timeout_with_a_checkpoint(
+    settings: Settings, queue_job: Callable[..., str]
+) -> None:
+    spec = tiny_spec(max_epochs=1000, module_params={"sleep_s": 0.02}, max_runtime_s=1.0)
+    job_id = queue_job(spec)
+    assert run_job(job_id, settings) == "failed"
+    got = load(settings, job_id)
+    assert (got["job"].failure_class, got["job"].error["type"]) == ("timeout", "Timeout")
+    assert any(c.kind == "last" and c.step > 0 for c in got["checkpoints"])

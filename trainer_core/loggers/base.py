@@ -43,14 +43,14 @@ class Logger(ABC):
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         ...
 
-    def log_graph(self, model: Any, input_array: Any = None) -> None: ...
+    def log_graph(self, model: Any, input_array: Any = None) -> None: ...  # noqa: B027
 
-    def save(self) -> None: ...
+    def save(self) -> None: ...  # noqa: B027
 
     def finalize(self, status: str) -> None:
         self.save()
 
-    def after_save_checkpoint(self, checkpoint_callback: Any) -> None: ...
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None: ...  # noqa: B027
 
 
 def next_version(root_dir: str) -> int:

@@ -64,6 +64,7 @@ class MetricsHub:
     # ---- loop transitions --------------------------------------------------------------------
     def start_results(self, results: Results) -> None:
         """Make ``results`` the active collection (a new stage or eval run)."""
+        self._merge()  # keep what the previous collection showed (Lightning merged per batch)
         self.results = results
         self.on_step = False
 

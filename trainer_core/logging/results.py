@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from trainer_core.data import extract_batch_size
@@ -122,23 +123,29 @@ class LoggedMetric:
         self.step_value = cache.detach() if isinstance(cache, torch.Tensor) else None
 
     def _reduce(self) -> tuple[torch.Tensor, float]:
-        """(reduced value, total weight) over the stored values and any earlier partial."""
+        """(reduced value, total weight) over the stored values and any earlier partial.
+
+        Sums are accumulated strictly in order and in the values' dtype, as Lightning's running
+        ``value + v * batch_size`` does, so epoch means match Lightning bit for bit.
+        """
         op = self.meta.reduce_fx
         stacked = torch.stack(self.values)
-        if op == "mean":
-            weights = torch.tensor(self.weights, dtype=stacked.dtype, device=stacked.device)
-            total, weight = (stacked * weights).sum(), float(sum(self.weights))
-        elif op == "sum":
-            total, weight = stacked.sum(), 1.0
-        else:
-            total, weight = (stacked.max() if op == "max" else stacked.min()), 1.0
+        if op in ("mean", "sum"):
+            weight = float(sum(self.weights)) if op == "mean" else 1.0
+            if op == "mean":
+                stacked = stacked * torch.tensor(self.weights, dtype=stacked.dtype, device=stacked.device)
+            terms = stacked.detach().cpu().numpy()
+            if self.partial is not None:
+                prev, prev_weight = self.partial
+                terms = np.concatenate([prev.detach().cpu().numpy().reshape(1), terms])
+                weight += prev_weight if op == "mean" else 0.0
+            total = torch.tensor(np.add.accumulate(terms)[-1], device=stacked.device)
+            return total, weight
+        total = stacked.max() if op == "max" else stacked.min()
         if self.partial is not None:
-            prev, prev_weight = self.partial
-            if op in ("mean", "sum"):
-                total, weight = total + prev, weight + prev_weight
-            else:
-                total = torch.maximum(total, prev) if op == "max" else torch.minimum(total, prev)
-        return total, weight
+            prev = self.partial[0]
+            total = torch.maximum(total, prev) if op == "max" else torch.minimum(total, prev)
+        return total, 1.0
 
     def compute(self) -> torch.Tensor | None:
         if self.computed is not None:
@@ -149,7 +156,9 @@ class LoggedMetric:
         if not self.values and self.partial is None:
             return None
         total, weight = self._reduce() if self.values else self.partial  # type: ignore[misc]
-        self.computed = total / weight if self.meta.reduce_fx == "mean" else total
+        if self.meta.reduce_fx == "mean":  # divide by an integer tensor, as Lightning does
+            total = total / torch.tensor(int(weight), device=total.device)
+        self.computed = total
         return self.computed
 
 

@@ -63,14 +63,22 @@ class EvalLoop:
         self.stage = stage
         self.hooks = _TEST if stage == RunningStage.TESTING else _VAL
         self._fit_loaders: list[Any] | None = None
+        self.has_run = False  # a (non-sanity) validation finished during this fit
+        self._seen: dict[int, int] = {}  # logger step per dataloader; reset with the loaders
+        self._progress: Any = None  # the fit's val batch counters while validating in fit
 
     def reset_fit_data(self) -> None:
         self._fit_loaders = None
+        self.has_run = False
+
+    def load_fit_loaders(self) -> None:
+        self._loaders()
 
     def _loaders(self) -> list[Any]:
         """Val loaders are requested once per fit (at the sanity check or first validation)."""
         if self._fit_loaders is None:
             self._fit_loaders = self.trainer._data.request("val")  # type: ignore[attr-defined]
+            self._seen = {}
         return self._fit_loaders
 
     def run_sanity(self) -> None:
@@ -85,13 +93,18 @@ class EvalLoop:
         trainer = self.trainer
         loaders = self._loaders()
         trainer.num_val_batches = trainer._data.num_batches("val", loaders)  # type: ignore[attr-defined]
+        self._progress = trainer.state.progress.val_batch
+        self._progress.reset_current()
         self._run(loaders, trainer.num_val_batches)
+        self._progress = None
+        self.has_run = True
 
     def run_standalone(self, verbose: bool) -> list[dict[str, Any]]:
         trainer = self.trainer
         prefix = str(self.hooks["prefix"])
         with _inference_context(trainer):
             loaders = trainer._data.request(prefix)  # type: ignore[attr-defined]
+            self._seen = {}
             counts = trainer._data.num_batches(prefix, loaders)  # type: ignore[attr-defined]
             if self.stage == RunningStage.TESTING:
                 trainer.num_test_batches = counts
@@ -144,9 +157,13 @@ class EvalLoop:
     ) -> None:
         trainer, hooks, hub = self.trainer, self.hooks, self.trainer._hub
         precision = trainer.precision_plugin
-        seen = 0
-        for batch_idx, batch, _ in iterate_batches(loader, 0, count):
+        key = dl_idx or 0
+        progress = self._progress
+        for batch_idx, batch, is_last in iterate_batches(loader, 0, count):
             batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
+            if progress is not None:
+                progress.is_last_batch = is_last
+                progress.inc("ready")
             hub.batch_started(batch, dl_idx)
             args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
             trainer._fire(hooks["batch_start"], *args)  # type: ignore[arg-type]
@@ -154,9 +171,13 @@ class EvalLoop:
             with precision.autocast():
                 output = trainer._call(hooks["step"], *step_args)  # type: ignore[arg-type]
             trainer._fire(hooks["batch_end"], output, *args)  # type: ignore[arg-type]
+            if progress is not None:
+                for key in ("started", "processed", "completed"):
+                    progress.inc(key)
             if not sanity:
-                hub.log_metrics(hub.step_logged(), step=seen)
-                seen += 1
+                step = self._seen.get(key, 0)
+                hub.log_metrics(hub.step_logged(), step=step)
+                self._seen[key] = step + 1
 
 
 def _overridden(module: Any, name: str) -> bool:

@@ -172,9 +172,14 @@ class FitLoop:
         loader = trainer._data.request("train")[0]  # type: ignore[attr-defined]
         trainer.num_training_batches = trainer._data.num_batches("train", [loader])[0]  # type: ignore[attr-defined]
         trainer.val_check_batch = self._val_check_batch()
+        if trainer.args.max_steps == -1:  # epoch-based: a processed epoch counts as completed
+            state.progress.epoch.current["completed"] = state.progress.epoch.current["processed"]
         state.restarting = False
         if self.done() or trainer.limit_train_batches == 0:
             return
+        every_n = trainer.check_val_every_n_epoch
+        if self._val_enabled and (every_n is None or (state.current_epoch + 1) % every_n == 0):
+            trainer.validate_loop.load_fit_loaders()  # Lightning asks for them before training
         trainer._hub.start_results(Results(training=True))
         trainer._fire(Event.ON_TRAIN_START)
         while not self.done():
@@ -193,19 +198,24 @@ class FitLoop:
                 trainer.validate_loop.run_sanity()
             trainer._fire_callbacks(Event.ON_SANITY_CHECK_END)
         trainer._hub.reset_metrics()
+        trainer.state.progress.val_batch.reset()
         trainer.state.stage = RunningStage.TRAINING
 
     def run_epoch(self, loader: Any) -> None:
         trainer, state = self.trainer, self.trainer.state
         start = state.epoch_batches_done if state.resume_mid_epoch else 0
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(state.progress.epoch.current["processed"])
         if not state.resume_mid_epoch:
             state.batch_idx, state.epoch_batches_done = -1, 0
-            sampler = getattr(loader, "sampler", None)
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(state.current_epoch)
+            state.progress.start_epoch()
+            state.progress.epoch.inc("ready")
             trainer._fire(Event.ON_TRAIN_EPOCH_START)
+            state.progress.epoch.inc("started")
         state.resume_mid_epoch = False
         state.is_last_batch = False
+        state.phase = "train"
         self._run_batches(loader, start)
         self._end_epoch()
 
@@ -214,27 +224,35 @@ class FitLoop:
         optimization = trainer._optimization
         automatic = trainer.lightning_module.automatic_optimization  # type: ignore[union-attr]
         log_every = trainer.log_every_n_steps
+        batches = state.progress.batch
         for batch_idx, batch, is_last in iterate_batches(loader, start, trainer.num_training_batches):
             batch = trainer._transfer(batch, 0)  # type: ignore[attr-defined]
             state.batch_idx, state.is_last_batch = batch_idx, is_last
-            state.total_batch_idx += 1
+            batches.is_last_batch = is_last
+            batches.inc("ready")
             hub.batch_started(batch)
             if trainer._fire(Event.ON_TRAIN_BATCH_START, batch, batch_idx) == -1:
-                state.is_last_batch = True  # skip the rest of the epoch (spec 8.1)
+                state.is_last_batch = batches.is_last_batch = True  # skip the rest (spec 8.1)
+                batches.inc("processed")
                 optimization.update_lr_schedulers("step", False, batch_idx)
                 optimization.update_lr_schedulers("epoch", False, batch_idx)
                 return
+            batches.inc("started")
             accumulating = automatic and optimization.should_accumulate(batch_idx, is_last)
             if automatic:
                 outputs = optimization.run_automatic(batch, batch_idx, accumulating)
             else:
                 outputs = optimization.run_manual(batch, batch_idx)
             state.epoch_batches_done = batch_idx + 1
+            batches.inc("processed")
             if not accumulating:
                 optimization.update_lr_schedulers("step", False, batch_idx)
             if is_last:
                 optimization.update_lr_schedulers("epoch", False, batch_idx)
+            state.phase = "batch_end"
             trainer._fire(Event.ON_TRAIN_BATCH_END, outputs, batch, batch_idx)
+            batches.inc("completed")
+            state.phase = "val"
             if not accumulating and log_every and (
                 (state.batches_that_stepped + 1) % log_every == 0 or state.should_stop
                 or trainer.fast_dev_run
@@ -247,6 +265,7 @@ class FitLoop:
             if not accumulating:
                 optimization.update_lr_schedulers("step", True, batch_idx)
                 state.batches_that_stepped += 1
+            state.phase = "train"
             if self._max_steps_reached() or (state.should_stop and self._can_stop_early()):
                 return
 
@@ -261,6 +280,8 @@ class FitLoop:
 
     def _end_epoch(self) -> None:
         trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
+        state.phase = "epoch_end"
+        state.progress.epoch.inc("processed")
         hub.epoch_end_reached()
         trainer._fire_train_epoch_end()
         hub.epoch_metrics()
@@ -271,3 +292,5 @@ class FitLoop:
         state.batches_that_stepped += 1
         hub.reset_results()
         state.current_epoch += 1
+        state.progress.epoch.inc("completed")
+        state.phase = ""

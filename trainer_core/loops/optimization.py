@@ -36,10 +36,14 @@ class _Closure:
         loss, extra = _split_output(output)
         optimizer = trainer.optimizers[0]
         if self.zero_grad:
+            counter = trainer.state.progress.zero_grad
+            counter.inc("ready")
             trainer._fire(Event.ON_BEFORE_ZERO_GRAD, optimizer)
+            counter.inc("started")
             trainer._call(
                 ModuleHook.OPTIMIZER_ZERO_GRAD, trainer.current_epoch, self.batch_idx, optimizer
             )
+            counter.inc("completed")
         if loss is None:
             if output is None:
                 warnings.warn(
@@ -140,9 +144,14 @@ class Optimization:
         trainer = self.trainer
         if closure is None:
             closure = _noop
+        progress = trainer.state.progress
+        automatic = trainer.lightning_module.automatic_optimization  # type: ignore[union-attr]
+        counter = progress.optimizer_step if automatic else progress.manual_step
+        counter.inc("ready")
         output = trainer.precision_plugin.optimizer_step(
             optimizer, closure, self._after_closure, **kwargs
         )
+        counter.inc("completed")
         trainer.state.global_step += 1
         return output
 
@@ -186,8 +195,9 @@ class Optimization:
                         stacklevel=2,
                     )
                     continue
+            trainer.state.progress.scheduler.inc("ready")
             trainer._call(ModuleHook.LR_SCHEDULER_STEP, config.scheduler, metric)
-            trainer.state.scheduler_steps += 1
+            trainer.state.progress.scheduler.inc("completed")
 
 
 def _noop() -> None:

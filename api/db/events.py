@@ -1,0 +1,39 @@
+"""Reads of a job's event log (the writes are `append_event(s)` in api/db/jobs.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.db.models import Job, JobEvent
+
+
+def events_after(
+    session: Session,
+    job_id: str,
+    after: int,
+    limit: int,
+    types: Sequence[str] = (),
+) -> list[JobEvent]:
+    """Events with seq > `after`, oldest first, at most `limit` (only `types` when given)."""
+    query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after)
+    if types:
+        query = query.where(JobEvent.type.in_(list(types)))
+    return list(session.scalars(query.order_by(JobEvent.seq).limit(limit)))
+
+
+def last_event(session: Session, job_id: str) -> tuple[int, str] | None:
+    """(seq, type) of the job's newest event; None when it has none."""
+    row = session.execute(
+        select(JobEvent.seq, JobEvent.type)
+        .where(JobEvent.job_id == job_id)
+        .order_by(JobEvent.seq.desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def job_exists(session: Session, job_id: str) -> bool:
+    return session.scalar(select(Job.id).where(Job.id == job_id)) is not None

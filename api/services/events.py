@@ -1,0 +1,268 @@
+"""Server-Sent Events of a job: the stored history, then live events, then `end`.
+
+Each client first reads the database after its Last-Event-ID. Once caught up it follows the
+job's `JobFeed`: one per watched job per API process, which re-reads the job's new rows once
+per announcement (Redis) or poll tick (embedded) and keeps the last few thousand as encoded
+frames, so 200 clients of one job cost one query per change rather than 200. A client that
+falls behind the feed's buffer reads the database again. Nothing here outlives a restart
+that matters: the rows are the truth and the client resumes by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import logging
+import signal
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from api.db.events import events_after, last_event
+from api.db.session import session_factory
+from api.notify import RedisListener, redis_url_of
+from api.settings import Settings
+
+log = logging.getLogger("trainyard.events")
+
+PAGE = 500  # rows per database read
+BUFFER = 4096  # frames a feed keeps for clients that are slightly behind
+POLL_S = 0.25  # embedded default: how often a watched job's rows are re-read
+SAFETY_POLL_S = 5.0  # with Redis: re-read anyway, in case an announcement was lost
+KEEPALIVE_S = 15.0
+RETRY_MS = 2000  # what EventSource waits before reconnecting
+
+
+@dataclass(frozen=True)
+class Frame:
+    seq: int
+    type: str
+    data: bytes  # the whole SSE frame, encoded once for every client
+
+
+def encode(seq: int, type_: str, data: Any) -> Frame:
+    body = json.dumps(data, separators=(",", ":"), default=str)
+    return Frame(seq, type_, f"id: {seq}\nevent: {type_}\ndata: {body}\n\n".encode())
+
+
+def read_frames(database_url: str, job_id: str, after: int, limit: int = PAGE) -> list[Frame]:
+    """Events after `after` as frames (a short session: no connection is held while idle)."""
+    with session_factory(database_url)() as session:
+        rows = events_after(session, job_id, after, limit)
+        return [encode(r.seq, r.type, r.data) for r in rows]
+
+
+def read_last(database_url: str, job_id: str) -> tuple[int, str] | None:
+    with session_factory(database_url)() as session:
+        return last_event(session, job_id)
+
+
+class JobFeed:
+    """The newest events of one job in this process, refreshed by one background task."""
+
+    def __init__(self, hub: EventHub, job_id: str) -> None:
+        self.hub, self.job_id = hub, job_id
+        self.frames: deque[Frame] = deque()
+        self.seqs: deque[int] = deque()
+        self.base: int | None = None  # every event after `base` is buffered or not yet read
+        self.tail = 0
+        self.ended = False
+        self.clients = 0
+        self.changed = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def after(self, cursor: int) -> list[Frame] | None:
+        """Buffered frames after `cursor`; None when the buffer does not reach back that far."""
+        if self.base is None or cursor < self.base:
+            return None
+        start = bisect.bisect_right(self.seqs, cursor)
+        return [self.frames[i] for i in range(start, len(self.frames))]
+
+    def _wake(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def _add(self, frames: list[Frame]) -> None:
+        for frame in frames:
+            self.frames.append(frame)
+            self.seqs.append(frame.seq)
+            self.ended = self.ended or frame.type == "end"
+        while len(self.frames) > BUFFER:
+            self.frames.popleft()
+            self.base = self.seqs.popleft()
+        self.tail = frames[-1].seq
+        self._wake()
+
+    async def _run(self) -> None:
+        flag = await self.hub.watch(self.job_id)
+        url = self.hub.settings.database_url
+        last = await run_in_threadpool(read_last, url, self.job_id)
+        self.base = self.tail = last[0] if last else 0
+        self.ended = last is not None and last[1] == "end"
+        self._wake()
+        while not self.ended:
+            if flag is not None:
+                flag.clear()  # an announcement that lands during the read sets it again
+            try:
+                frames = await run_in_threadpool(read_frames, url, self.job_id, self.tail)
+            except Exception:
+                log.exception("reading events of job %s failed; retrying", self.job_id)
+                frames = []
+                await asyncio.sleep(1.0)
+            if frames:
+                self._add(frames)
+                if len(frames) == PAGE:
+                    continue
+            await self.hub.wait_announcement(flag)
+
+
+class EventHub:
+    """Per API process: the feeds of watched jobs and the one Redis subscription."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis_url = redis_url_of(settings)
+        self.feeds: dict[str, JobFeed] = {}
+        self.listener: RedisListener | None = None
+        self.closing = False
+        self.keepalive_s = KEEPALIVE_S
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind_loop(self) -> None:
+        # A hub serves one event loop; a new loop (tests re-entering an app) starts afresh.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self.feeds, self.listener, self.closing = loop, {}, None, False
+            _on_shutdown_signal(lambda: loop.call_soon_threadsafe(self.close_streams))
+
+    async def watch(self, job_id: str) -> asyncio.Event | None:
+        """The flag Redis sets for `job_id` (None when polling), once subscribed."""
+        if self.redis_url is None:
+            return None
+        if self.listener is None:
+            self.listener = RedisListener(self.redis_url)
+        flag = self.listener.watch(job_id)
+        await self.listener.ready()
+        return flag
+
+    async def wait_announcement(self, flag: asyncio.Event | None) -> None:
+        if flag is None:
+            await asyncio.sleep(POLL_S)
+            return
+        try:
+            await asyncio.wait_for(flag.wait(), SAFETY_POLL_S)
+        except TimeoutError:
+            pass
+
+    @asynccontextmanager
+    async def feed(self, job_id: str) -> AsyncIterator[JobFeed]:
+        self._bind_loop()
+        feed = self.feeds.get(job_id)
+        if feed is None:
+            feed = self.feeds[job_id] = JobFeed(self, job_id)
+        feed.clients += 1
+        try:
+            yield feed
+        finally:
+            feed.clients -= 1
+            if feed.clients == 0 and self.feeds.get(job_id) is feed:
+                del self.feeds[job_id]
+                feed.task.cancel()
+                if self.listener is not None:
+                    self.listener.unwatch(job_id)
+
+    def close_streams(self) -> None:
+        """The server is stopping: end every stream now (clients resume elsewhere by id)."""
+        self.closing = True
+        for feed in self.feeds.values():
+            feed._wake()
+
+    async def aclose(self) -> None:
+        self.close_streams()
+        for feed in list(self.feeds.values()):
+            feed.task.cancel()
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+
+
+def _on_shutdown_signal(callback: Callable[[], None]) -> None:
+    """Run `callback` on SIGTERM/SIGINT, then the handler that was there (uvicorn's).
+
+    uvicorn waits for open responses before it stops, and an event stream never ends by itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if getattr(previous, "trainyard_chained", False) or not callable(previous):
+            continue  # already chained, or no Python handler (not under uvicorn)
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            callback()
+            previous(signum, frame)
+
+        handler.trainyard_chained = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)
+
+
+def _select(
+    frames: list[Frame], cursor: int, wanted: set[str] | None
+) -> tuple[list[bytes], int, bool]:
+    """(frames to send, new cursor, whether `end` was reached)."""
+    out = []
+    for frame in frames:
+        cursor = frame.seq
+        if wanted is None or frame.type in wanted:
+            out.append(frame.data)
+        if frame.type == "end":
+            return out, cursor, True
+    return out, cursor, False
+
+
+async def stream(
+    hub: EventHub, job_id: str, since: int, types: Sequence[str] = ()
+) -> AsyncIterator[bytes]:
+    """The SSE body: history after `since`, then live events, until `end` (always sent)."""
+    wanted = set(types) | {"end"} if types else None
+    url = hub.settings.database_url
+    cursor, ended = since, False
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    while not ended:  # catch up from the database before following the feed
+        frames = await run_in_threadpool(read_frames, url, job_id, cursor)
+        out, cursor, ended = _select(frames, cursor, wanted)
+        for data in out:
+            yield data
+        if len(frames) < PAGE:
+            break
+    if ended:
+        return
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    async with hub.feed(job_id) as feed:
+        while not hub.closing:
+            changed = feed.changed
+            frames = feed.after(cursor)
+            if frames is None:  # behind the buffer: read the rows
+                frames = await run_in_threadpool(read_frames, url, job_id, cursor)
+            out, cursor, ended = _select(frames, cursor, wanted)
+            for data in out:
+                yield data
+            if ended:
+                return
+            if out:
+                quiet_since = loop.time()
+            if frames:
+                continue
+            remaining = hub.keepalive_s - (loop.time() - quiet_since)
+            try:
+                await asyncio.wait_for(changed.wait(), max(remaining, 0.0))
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                quiet_since = loop.time()

@@ -1,0 +1,104 @@
+"""A tqdm progress bar (on by default; ``enable_progress_bar=False`` turns it off)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+from trainer_core.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from trainer_core.module import LightningModule
+    from trainer_core.trainer import Trainer
+
+
+class ProgressBar(Callback):
+    """Base class: anything that shows progress."""
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        """progress_bar_metrics plus ``v_num`` (the logger version)."""
+        metrics: dict[str, Any] = {}
+        logger = trainer.logger
+        if logger is not None and logger.version is not None and logger.version != "":
+            version = logger.version
+            metrics["v_num"] = version[-4:] if isinstance(version, str) else version
+        metrics.update(trainer.progress_bar_metrics)
+        return metrics
+
+
+class TQDMProgressBar(ProgressBar):
+    """One bar per train epoch; refreshes every ``refresh_rate`` batches."""
+
+    def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False) -> None:
+        self.refresh_rate = refresh_rate
+        self.process_position = process_position
+        self.leave = leave
+        self._bar: Any = None
+        self._eval_bar: Any = None
+
+    @staticmethod
+    def _tqdm(**kwargs: Any) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(dynamic_ncols=True, file=sys.stdout, smoothing=0, **kwargs)
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        total = trainer.num_training_batches
+        self._close(self._bar)
+        self._bar = self._tqdm(
+            total=None if math.isinf(total) else int(total),
+            desc=f"Epoch {trainer.current_epoch}",
+            leave=True,
+            position=self.process_position,
+        )
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self._bar is not None and (batch_idx + 1) % self.refresh_rate == 0:
+            self._bar.update(batch_idx + 1 - self._bar.n)
+            self._bar.set_postfix(self._postfix(trainer, pl_module), refresh=False)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix(self._postfix(trainer, pl_module))
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._close(self._bar)
+        self._bar = None
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start_eval(trainer, "Sanity Checking" if trainer.sanity_checking else "Validation")
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start_eval(trainer, "Testing")
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start_eval(trainer, "Predicting")
+
+    def _start_eval(self, trainer: Trainer, desc: str) -> None:
+        self._close(self._eval_bar)
+        self._eval_bar = self._tqdm(desc=desc, leave=False, position=self.process_position + 1)
+
+    def _eval_step(self, *args: Any, **kwargs: Any) -> None:
+        if self._eval_bar is not None:
+            self._eval_bar.update(1)
+
+    on_validation_batch_end = on_test_batch_end = on_predict_batch_end = _eval_step  # type: ignore[assignment]
+
+    def _end_eval(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._close(self._eval_bar)
+        self._eval_bar = None
+        if self._bar is not None and trainer.state.stage is not None:
+            self._bar.set_postfix(self._postfix(trainer, pl_module))
+
+    on_validation_end = on_test_end = on_predict_end = _end_eval  # type: ignore[assignment]
+
+    def _postfix(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        return {k: f"{v:.3g}" if isinstance(v, float) else v for k, v in self.get_metrics(trainer, pl_module).items()}
+
+    @staticmethod
+    def _close(bar: Any) -> None:
+        if bar is not None:
+            bar.close()
