@@ -6,6 +6,7 @@ module reads no settings and imports no torch.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,8 +17,20 @@ from api.handlers import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi
 from api.ratelimit import RateLimiter
-from api.routes import admin, checkpoints, components, health, jobs, metrics, predict
+from api.routes import (
+    admin,
+    checkpoints,
+    components,
+    events,
+    health,
+    jobs,
+    logs,
+    metrics,
+    predict,
+)
+from api.services.events import install_event_hub
 from api.services.predict import ModelCache
+from api.services.recovery import default_probe, run_recovery
 from api.settings import Settings, get_settings
 
 Dispatcher = Callable[[str], None]
@@ -49,7 +62,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from trainyard.registry import get_registry
 
     get_registry(app.state.settings)
-    yield
+    recovery = start_recovery(app)
+    try:
+        yield
+    finally:
+        if recovery is not None:
+            recovery.cancel()
+
+
+def start_recovery(app: FastAPI) -> asyncio.Task[None] | None:
+    """The reaper and outbox reconciler (api/services/recovery.py), unless turned off."""
+    settings = app.state.settings
+    if settings.recovery_interval_s <= 0:
+        return None
+    dispatch = app.state.dispatcher
+    return asyncio.create_task(run_recovery(settings, dispatch, default_probe(settings)))
 
 
 def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None = None) -> FastAPI:
@@ -69,7 +96,8 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     app.state.model_cache = ModelCache(max_models=4)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (health, jobs, metrics, checkpoints, predict, components, admin):
+    install_event_hub(app, settings)
+    for module in (health, jobs, metrics, checkpoints, predict, components, admin, events, logs):
         app.include_router(module.router)
     install_openapi(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,34 @@ class Settings(BaseSettings):
     max_predict_batch: int = Field(1024, gt=0)
     job_create_rate_per_minute: int = Field(120, gt=0)
     default_max_retries: int = Field(3, ge=0)
+    # Recovery (api/services/recovery.py runs in the API process; docs/what-happens-when.md).
+    recovery_interval_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often the API reaps lost jobs and re-sends lost messages; 0: off.",
+    )
+    dispatch_grace_s: float = Field(
+        10.0, gt=0, description="A queued job never sent for this long is sent by the reconciler."
+    )
+    redispatch_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="A queued job sent this long ago whose message the broker no "
+        "longer holds is sent again.",
+    )
+    preempt_grace_s: float = Field(
+        30.0,
+        gt=0,
+        description="After a SIGTERM, how long a worker waits for its job to reach a "
+        "batch boundary and checkpoint before it hands the job back and exits at once.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_timeout_outlasts_beats(self) -> Settings:
+        # A timeout within two beats would declare healthy jobs lost.
+        if self.heartbeat_timeout_s <= 2 * self.heartbeat_interval_s:
+            raise ValueError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")
+        return self
 
     @field_validator("database_url")
     @classmethod

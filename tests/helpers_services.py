@@ -55,6 +55,10 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         COMPONENT_MODULES=json.dumps(list(settings.component_modules)),
         HEARTBEAT_INTERVAL_S=str(settings.heartbeat_interval_s),
         HEARTBEAT_TIMEOUT_S=str(settings.heartbeat_timeout_s),
+        RECOVERY_INTERVAL_S=str(settings.recovery_interval_s),
+        DISPATCH_GRACE_S=str(settings.dispatch_grace_s),
+        REDISPATCH_AFTER_S=str(settings.redispatch_after_s),
+        PREEMPT_GRACE_S=str(settings.preempt_grace_s),
         PYTHONPATH=os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="1",  # two cores, several processes: no thread oversubscription

@@ -1,4 +1,8 @@
-"""The hook dispatcher: ``_fire(event, ...)`` calls callbacks, then the module (spec 1.1)."""
+"""The hook dispatcher: ``_fire(event, ...)`` calls callbacks, then the module (spec 1.1).
+
+Which hooks exist is worked out once per stage (``_refresh_hooks``): a callback or module hook
+that is not overridden is a no-op, so it is left out of the table and costs nothing per batch.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ if TYPE_CHECKING:
     from trainer_core.module import LightningModule
 
 _MONITORING = ("EarlyStopping", "ModelCheckpoint", "Checkpoint")
+_NOTHING: tuple[tuple[Any, ...], Any] = ((), None)
 
 
 class HookDispatch:
@@ -19,25 +24,29 @@ class HookDispatch:
 
     callbacks: list[Callback]
     lightning_module: LightningModule | None
-    _hooks: dict[Event, list[Any]]
-    _module_hooks: dict[Event, Any]
+    _table: dict[Event, tuple[tuple[Any, ...], Any]]
     _transfer_hooks: list[tuple[Any, str]] | None = None
 
     def _refresh_hooks(self) -> None:
-        """Cache, per event, the callback hooks that are overridden (no-ops are skipped)."""
+        """Cache, per event, the overridden callback hooks and the module hook."""
         from trainer_core.module import LightningModule
 
         module = self.lightning_module
-        self._hooks = {}
-        self._module_hooks = {}
+        self._table = {}
         for event in Event:
-            name = event.value
-            self._hooks[event] = [
+            name = event._value_
+            callbacks = tuple(
                 getattr(cb, name) for cb in self.callbacks if _overrides(cb, Callback, name)
-            ]
+            )
+            module_hook = None
             if module is not None and _overrides(module, LightningModule, name):
-                self._module_hooks[event] = getattr(module, name)
+                module_hook = getattr(module, name)
+            if callbacks or module_hook is not None:
+                self._table[event] = (callbacks, module_hook)
         self._resolve_transfer_hooks()
+
+    def _hooks_of(self, event: Event) -> tuple[Any, ...]:
+        return self._table.get(event, _NOTHING)[0]
 
     def _resolve_transfer_hooks(self) -> None:
         """Each transfer hook from the datamodule if it overrides it, else from the module."""
@@ -46,14 +55,13 @@ class HookDispatch:
         names = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
         datamodule = getattr(self, "datamodule", None)
         module = self.lightning_module
-        hooks = []
-        for name in names:
-            if overrides_data_hook(datamodule, name):
-                hooks.append((datamodule, name))
-            else:
-                hooks.append((module, name))
-        customised = any(owner is datamodule or overrides_data_hook(module, name)
-                         for owner, name in hooks)
+        hooks = [
+            (datamodule, name) if overrides_data_hook(datamodule, name) else (module, name)
+            for name in names
+        ]
+        customised = any(
+            owner is datamodule or overrides_data_hook(module, name) for owner, name in hooks
+        )
         self._transfer_hooks = hooks if customised else None
 
     def _transfer(self, batch: Any, dataloader_idx: int) -> Any:
@@ -75,54 +83,65 @@ class HookDispatch:
 
     def _fire(self, event: Event, *args: Any) -> Any:
         """Every callback's hook, then the module's (spec 1.1); returns the module's result."""
+        callbacks, module_hook = self._table.get(event, _NOTHING)
+        if not callbacks and module_hook is None:
+            return None
         module = self.lightning_module
-        previous = module._current_fx_name  # type: ignore[union-attr]
-        module.__dict__["_current_fx_name"] = event.value  # type: ignore[union-attr]
+        state = module.__dict__  # type: ignore[union-attr]
+        previous = state["_current_fx_name"]
+        state["_current_fx_name"] = event._value_
         try:
-            for hook in self._hooks[event]:
+            for hook in callbacks:
                 hook(self, module, *args)
-            hook = self._module_hooks.get(event)
-            return hook(*args) if hook is not None else None
+            return module_hook(*args) if module_hook is not None else None
         finally:
-            module.__dict__["_current_fx_name"] = previous  # type: ignore[union-attr]
+            state["_current_fx_name"] = previous
 
     def _fire_train_epoch_end(self) -> None:
         """on_train_epoch_end: plain callbacks, the module, then monitoring callbacks (spec 1.1)."""
+        callbacks, module_hook = self._table.get(Event.ON_TRAIN_EPOCH_END, _NOTHING)
+        monitoring = [h for h in callbacks if _is_monitoring(h.__self__)]
         module = self.lightning_module
-        hooks = self._hooks[Event.ON_TRAIN_EPOCH_END]
-        monitoring = [h for h in hooks if _is_monitoring(h.__self__)]
-        module.__dict__["_current_fx_name"] = Event.ON_TRAIN_EPOCH_END.value  # type: ignore[union-attr]
+        state = module.__dict__  # type: ignore[union-attr]
+        previous = state["_current_fx_name"]
+        state["_current_fx_name"] = Event.ON_TRAIN_EPOCH_END._value_
         try:
-            for hook in hooks:
+            for hook in callbacks:
                 if hook not in monitoring:
                     hook(self, module)
-            module_hook = self._module_hooks.get(Event.ON_TRAIN_EPOCH_END)
             if module_hook is not None:
                 module_hook()
             for hook in monitoring:
                 hook(self, module)
         finally:
-            module.__dict__["_current_fx_name"] = None  # type: ignore[union-attr]
+            state["_current_fx_name"] = previous
 
     def _fire_callbacks(self, event: Event, *args: Any) -> None:
-        """Only the callbacks' hooks (sanity-check hooks, on_exception)."""
+        """Only the callbacks' hooks (sanity-check and checkpoint hooks, on_exception)."""
+        callbacks = self._table.get(event, _NOTHING)[0] if hasattr(self, "_table") else ()
+        if not callbacks:
+            return
         module = self.lightning_module
-        module.__dict__["_current_fx_name"] = event.value  # type: ignore[union-attr]
+        state = module.__dict__  # type: ignore[union-attr]
+        previous = state["_current_fx_name"]
+        state["_current_fx_name"] = event._value_
         try:
-            for hook in self._hooks.get(event, []):
+            for hook in callbacks:
                 hook(self, module, *args)
         finally:
-            module.__dict__["_current_fx_name"] = None  # type: ignore[union-attr]
+            state["_current_fx_name"] = previous
 
     def _call(self, hook: ModuleHook | Event, *args: Any, **kwargs: Any) -> Any:
         """The module's hook alone, with ``self.log`` checked against its name."""
         module = self.lightning_module
-        previous = module._current_fx_name  # type: ignore[union-attr]
-        module.__dict__["_current_fx_name"] = hook.value  # type: ignore[union-attr]
+        state = module.__dict__  # type: ignore[union-attr]
+        previous = state["_current_fx_name"]
+        name = hook._value_
+        state["_current_fx_name"] = name
         try:
-            return getattr(module, hook.value)(*args, **kwargs)
+            return getattr(module, name)(*args, **kwargs)
         finally:
-            module.__dict__["_current_fx_name"] = previous  # type: ignore[union-attr]
+            state["_current_fx_name"] = previous
 
 
 def _overrides(obj: Any, base: type, name: str) -> bool:
@@ -130,6 +149,11 @@ def _overrides(obj: Any, base: type, name: str) -> bool:
         return callable(obj.__dict__[name])
     method = getattr(type(obj), name, None)
     return callable(method) and method is not getattr(base, name, None)
+
+
+def overrides(obj: Any, base: type, name: str) -> bool:
+    """Whether ``obj`` (or its class) replaces ``base``'s method ``name``."""
+    return _overrides(obj, base, name)
 
 
 def _is_monitoring(callback: Any) -> bool:

@@ -162,15 +162,13 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
             )
             return
         fx = self._current_fx_name
-        on_step, on_epoch = _check_log_options(fx, name, on_step, on_epoch)
-        if isinstance(value, Mapping):
-            raise ValueError(f"`self.log({name}, {value})` was called, but nested dicts can't be logged.")
-        if isinstance(value, numbers.Number) and not isinstance(value, bool | complex):
-            dtype = torch.get_default_dtype()
-            value = torch.tensor(value, device=self.device, dtype=dtype)
-        elif isinstance(value, bool):
-            value = torch.tensor(float(value), device=self.device)
-        elif isinstance(value, torch.Tensor):
+        key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, add_dataloader_idx)
+        options = _CHECKED_OPTIONS.get(key)
+        if options is None:
+            options = _check_options(fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx,
+                                     add_dataloader_idx)
+            _CHECKED_OPTIONS[key] = options
+        if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise ValueError(
                     f"`self.log({name}, {value})` was called, but the tensor must have a single "
@@ -178,28 +176,25 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
                 )
             if value.ndim:
                 value = value.squeeze()
-        elif not (hasattr(value, "compute") and hasattr(value, "_forward_cache")):
-            raise ValueError(
-                f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values "
-                "cannot be logged: log a Python number, a one-element tensor or a torchmetrics Metric."
-            )
-        if add_dataloader_idx and DATALOADER_SUFFIX.format("") in name:
-            raise MisconfigurationException(
-                f"You called `self.log` with the key `{name}` that contains `/dataloader_idx_`, which "
-                "is reserved. Rename it or pass `add_dataloader_idx=False`."
-            )
-        results = trainer._results
-        if results is None:
-            return
-        options = (
-            prog_bar,
-            True if logger is None else logger,
-            on_step,
-            on_epoch,
-            parse_reduce_fx(reduce_fx),
-            add_dataloader_idx,
+        else:
+            value = self._log_value_to_tensor(name, value)
+        results = trainer._hub.results
+        if results is not None:
+            results.log(fx, name, value, options, batch_size)  # type: ignore[arg-type]
+
+    def _log_value_to_tensor(self, name: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            raise ValueError(f"`self.log({name}, {value})` was called, but nested dicts can't be logged.")
+        if isinstance(value, bool):
+            return torch.tensor(float(value), device=self.device)
+        if isinstance(value, numbers.Number) and not isinstance(value, complex):
+            return torch.tensor(value, device=self.device, dtype=torch.get_default_dtype())
+        if hasattr(value, "compute") and hasattr(value, "_forward_cache"):
+            return value  # a torchmetrics Metric
+        raise ValueError(
+            f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values cannot be "
+            "logged: log a Python number, a one-element tensor or a torchmetrics Metric."
         )
-        results.log(fx, name, value, options, batch_size)  # type: ignore[arg-type]
 
     def log_dict(
         self,
@@ -364,10 +359,20 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         return state
 
 
-def _check_log_options(
-    fx: str | None, name: str, on_step: bool | None, on_epoch: bool | None
-) -> tuple[bool, bool]:
-    """Apply the per-hook defaults and refuse what the hook does not allow."""
+_CHECKED_OPTIONS: dict[tuple, tuple] = {}  # validated self.log options, per hook and key
+
+
+def _check_options(
+    fx: str | None,
+    name: str,
+    prog_bar: bool,
+    logger: bool | None,
+    on_step: bool | None,
+    on_epoch: bool | None,
+    reduce_fx: Any,
+    add_dataloader_idx: bool,
+) -> tuple:
+    """Apply the per-hook defaults and refuse what the hook does not allow (spec 2.2)."""
     policy = log_policy(fx)
     if policy is LogPolicy.FORBIDDEN:
         raise MisconfigurationException(
@@ -387,4 +392,16 @@ def _check_log_options(
             f"You can't `self.log({name!r}, on_step={on_step}, on_epoch={on_epoch})` in `{fx}`: "
             "it only allows on_step=False, on_epoch=True."
         )
-    return on_step, on_epoch
+    if add_dataloader_idx and DATALOADER_SUFFIX.format("") in name:
+        raise MisconfigurationException(
+            f"You called `self.log` with the key `{name}` that contains `/dataloader_idx_`, which "
+            "is reserved. Rename it or pass `add_dataloader_idx=False`."
+        )
+    return (
+        prog_bar,
+        True if logger is None else logger,
+        on_step,
+        on_epoch,
+        parse_reduce_fx(reduce_fx),
+        add_dataloader_idx,
+    )

@@ -118,8 +118,7 @@ class Trainer(HookDispatch):
         self.num_predict_batches: list[int | float] = []
         self.val_check_batch: int | float = float("inf")
         self.ckpt_path: str | None = None
-        self._hooks: dict[Event, list[Any]] = {}
-        self._module_hooks: dict[Event, Any] = {}
+        self._table: dict[Event, tuple[tuple[Any, ...], Any]] = {}
 
     # ---- arguments and state, as Lightning exposes them --------------------------------------
     max_epochs = _arg("max_epochs")

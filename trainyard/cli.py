@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trainyard.cli_client import add_client_commands
+
 Subparsers = Any  # argparse's _SubParsersAction is private
 
 
@@ -175,6 +177,7 @@ SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
     add_migrate,
     add_token,
     add_check,
+    add_client_commands,  # submit, jobs, status, watch, logs, cancel, ... (trainyard/cli_client.py)
 ]
 
 

@@ -137,7 +137,8 @@ def progress_line(job: dict[str, Any]) -> str:
         if isinstance(v, (int, float))
     )
     eta = f" eta {p['eta_s']:.0f}s" if p.get("eta_s") is not None else ""
-    return f"  {job['status']:<10} epoch {p.get('epoch', '-')} step {step or 0}/{total or '?'}{eta} {metrics}"
+    epoch = "-" if p.get("epoch") is None else p["epoch"]
+    return f"  {job['status']:<10} epoch {epoch} step {step or 0}/{total or '?'}{eta} {metrics}"
 
 
 def watch(client: httpx.Client, job_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import torch
 
 import trainer_core as L
 from trainer_core.loggers import Logger
+from worker import preemption
 from worker.sync import JobSync, json_number
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ class ServiceCallback(L.Callback):
         self._first_step = 0
         self._samples = 0
         self._total: int | None = None
+        self._preempt_saved = False
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self.logger.trainer = trainer
@@ -160,6 +162,7 @@ class ServiceCallback(L.Callback):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
     ) -> None:
         self._boundary(trainer)
+        self._leave_if_preempted(trainer)
 
     def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any, **kw: Any) -> None:
         if self.sync.stop_reason is not None:
@@ -167,6 +170,23 @@ class ServiceCallback(L.Callback):
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._boundary(trainer)
+        self._leave_if_preempted(trainer)
+
+    # -- preemption (worker/preemption.py): save at a batch or epoch end, leave at the next start.
+    # Not through should_stop: that would end the epoch early and resume at the next one.
+
+    def _save_if_preempted(self, trainer: Any) -> None:
+        if preemption.requested() and not self._preempt_saved:
+            self.checkpoints.dirpath.mkdir(parents=True, exist_ok=True)
+            trainer.save_checkpoint(str(self.checkpoints.dirpath / "last.ckpt"))
+            self._preempt_saved = True
+
+    def _leave_if_preempted(self, trainer: Any) -> None:
+        # Leave once the checkpoint is stored, or at once when nothing was trained since start.
+        if preemption.requested() and (
+            self._preempt_saved or trainer.global_step == self._first_step
+        ):
+            raise preemption.Preempted(f"preempted at step {trainer.global_step}")
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
         self._boundary(trainer)
@@ -198,6 +218,7 @@ class ServiceCallback(L.Callback):
         self.sync.set_progress(self._progress(trainer))
         if self.sync.stop_reason is not None:
             trainer.should_stop = True
+        self._save_if_preempted(trainer)
 
     def _progress(self, trainer: Any) -> dict[str, Any]:
         step, elapsed = trainer.global_step, max(time.monotonic() - self._started, 1e-9)
@@ -215,6 +236,9 @@ class ServiceCallback(L.Callback):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         self.sync.request_flush()
+        if preemption.requested():  # an end-of-epoch state resumes exactly at the next epoch
+            self._preempt_saved = False
+            self._save_if_preempted(trainer)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         self.sync.request_flush()

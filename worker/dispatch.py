@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from celery import Celery
 
@@ -25,3 +26,36 @@ def _app_for(settings: Settings) -> Celery:
 def send_job(job_id: str, settings: Settings) -> None:
     """Queue `job_id` for a worker. The message carries only the id; the row holds the rest."""
     _app_for(settings).send_task(TASK_NAME, args=[job_id])
+
+
+def broker_holds(job_ids: list[str], settings: Settings) -> set[str] | None:
+    """Which of `job_ids` have a message in the broker, waiting or delivered but not acked.
+
+    None when this broker cannot be asked; the reconciler then re-sends on age alone (a
+    duplicate message is harmless: the claim's row lock lets one run and skips the other).
+    """
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        blob = _redis_messages(settings)
+    elif settings.broker_url.startswith("filesystem://"):
+        queue = Path(settings.broker_folder).resolve() / "queue"
+        blob = b"\n".join(p.read_bytes() for p in queue.glob("*") if p.is_file())
+    else:
+        return None
+    # The message headers carry the task's arguments as text (`argsrepr`): the job id.
+    return {job_id for job_id in job_ids if job_id.encode() in blob}
+
+
+def _redis_messages(settings: Settings) -> bytes:
+    """Every message of our queue (all priority lists) and every unacked one, as raw bytes."""
+    import redis
+
+    queue = settings.queue_name
+    # kombu keeps priorities 3, 6 and 9 in lists of their own beside the plain one.
+    lists = [queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))]
+    client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
+    try:
+        raw = [m for key in lists for m in client.lrange(key, 0, -1)]
+        raw += client.hvals("unacked")
+    finally:
+        client.close()
+    return b"\n".join(raw)

@@ -10,7 +10,7 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,14 @@ import torch
 from sqlalchemy import select
 
 import trainer_core as L
+from api import notify
 from api.artifacts import get_artifact_store
 from api.db.jobs import TransitionError, lock_job, transition_job
 from api.db.models import Checkpoint, FailureClass, Job, JobStatus, utcnow
+from api.db.recovery import close_attempt
 from api.db.session import session_scope
 from api.settings import Settings
+from worker import preemption
 from worker.build import (
     build_components,
     make_early_stopping,
@@ -33,6 +36,7 @@ from worker.build import (
 )
 from worker.callbacks import DatabaseLogger, ServiceCallback
 from worker.checkpoints import CheckpointSync
+from worker.dispatch import send_job
 from worker.failures import InfraError, error_summary, failure_class
 from worker.logcapture import capture_output
 from worker.sync import JobSync
@@ -40,6 +44,8 @@ from worker.sync import JobSync
 log = logging.getLogger(__name__)
 
 ACTIVE = (JobStatus.running, JobStatus.cancelling)
+# An Outcome with this status hands the job back: requeued while api.db.recovery's policy allows.
+RETRY = JobStatus.queued
 
 
 def process_id() -> str:
@@ -55,16 +61,34 @@ class Outcome:
     reason: str | None = None
 
 
-def run_job(job_id: str, settings: Settings, worker_id: str | None = None) -> str:
-    """Claim and run `job_id`; return its final status, or "skipped" when it was not queued."""
+def run_job(
+    job_id: str,
+    settings: Settings,
+    worker_id: str | None = None,
+    send: Callable[[str], None] | None = None,
+) -> str:
+    """Claim and run `job_id`; return its final status, or "skipped" when it was not queued.
+
+    `send(job_id)` puts a job handed back to the queue (preempted, lost to an OOM or an
+    infrastructure error with retries left) on the broker again; by default `send_job`.
+    """
     worker_id = worker_id or process_id()
+    send = send or (lambda jid: send_job(jid, settings))
+    notify.install(settings)  # every commit that adds events announces them (api/notify.py)
+    if preemption.requested():  # shutting down: leave the job to the next worker
+        send(job_id)
+        return "skipped"
     job = claim_job(settings, job_id, worker_id)
     if job is None:
         log.info("job %s is not queued (already claimed, cancelled or gone): skipped", job_id)
         return "skipped"
     log.info("job %s attempt %d running on %s", job_id, job.attempt, worker_id)
-    outcome = execute(job, settings, worker_id)
-    return record_outcome(settings, job_id, outcome)
+    with preemption.running(job_id, settings, send):
+        outcome = execute(job, settings, worker_id)
+        status = record_outcome(settings, job_id, outcome)
+    if status == JobStatus.queued:
+        preemption.resend_job(settings, job_id, send)
+    return status
 
 
 def claim_job(settings: Settings, job_id: str, worker_id: str) -> Job | None:
@@ -84,6 +108,7 @@ def claim_job(settings: Settings, job_id: str, worker_id: str) -> Job | None:
             "worker_id": worker_id,
             "started_at": now.isoformat(),
             "resumed_from": resume.id if resume else None,
+            "resumed_from_step": resume.step if resume else None,
         }
         return transition_job(
             session,
@@ -96,6 +121,8 @@ def claim_job(settings: Settings, job_id: str, worker_id: str) -> Job | None:
             started_at=now,
             heartbeat_at=now,
             attempts=[*(job.attempts or []), record],
+            failure_class=None,  # earlier attempts' endings stay in `attempts`
+            error=None,
         )
 
 
@@ -119,7 +146,7 @@ def execute(job: Job, settings: Settings, worker_id: str) -> Outcome:
     except InfraError as exc:
         log.exception("job %s: the service failed mid-job", job.id)
         return Outcome(
-            JobStatus.failed,
+            RETRY,
             {"failure_class": FailureClass.infra_lost, "error": error_summary(exc)},
             reason="infrastructure error",
         )
@@ -137,15 +164,22 @@ def train(job: Job, settings: Settings, sync: JobSync, workdir: Path) -> Outcome
         trainer = fit_and_test(job, settings, sync, checkpoints, workdir)
     except InfraError:
         raise
+    except preemption.Preempted as exc:
+        log.warning("job %s: %s; handing it back to the queue", job.id, exc)
+        checkpoints.sync_files()
+        return Outcome(
+            RETRY, {"failure_class": FailureClass.preempted}, reason="preempted: worker stopping"
+        )
     except Exception as exc:
         log.warning("job %s failed in user code: %r", job.id, exc)
         try:  # what was saved before the failure stays downloadable
             checkpoints.sync_files()
         except InfraError:
             log.exception("job %s: could not store its last checkpoints", job.id)
+        cls = failure_class(exc)
         return Outcome(
-            JobStatus.failed,
-            {"failure_class": failure_class(exc), "error": error_summary(exc)},
+            RETRY if cls == FailureClass.oom else JobStatus.failed,
+            {"failure_class": cls, "error": error_summary(exc)},
             reason=f"{type(exc).__name__} in user code",
         )
     return after_fit(job, trainer, sync, checkpoints)
@@ -226,15 +260,23 @@ def record_outcome(settings: Settings, job_id: str, outcome: Outcome) -> str:
     if outcome.status is None:
         log.warning("job %s is no longer ours; leaving it to its new owner", job_id)
         return "lost"
+    if outcome.status == RETRY:
+        fields = outcome.fields
+        new = preemption.hand_back(
+            settings, job_id, fields["failure_class"], outcome.reason or "", fields.get("error")
+        )
+        return str(new) if new is not None else "lost"
     with session_scope(settings.database_url) as session:
         job = lock_job(session, job_id)
         status, reason = outcome.status, outcome.reason
         if job is not None and job.cancel_requested and status == JobStatus.succeeded:
             status, reason = JobStatus.cancelled, "cancel requested"
+        fields = dict(outcome.fields)
+        if job is not None:  # the attempt's record says how it ended
+            ended = fields.get("failure_class") or status
+            fields["attempts"] = close_attempt(job, str(ended), utcnow(), fields.get("error"))
         try:
-            transition_job(
-                session, job_id, from_=ACTIVE, to=status, reason=reason, **outcome.fields
-            )
+            transition_job(session, job_id, from_=ACTIVE, to=status, reason=reason, **fields)
         except (TransitionError, LookupError) as exc:
             log.warning("job %s: not recording %s: %s", job_id, status, exc)
             return "lost"

@@ -56,6 +56,7 @@ class JobSync:
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_progress_event = 0.0
+        self._unannounced: dict[str, Any] | None = None  # newest progress not yet sent as event
         # Set by this thread, read by the training thread at batch boundaries.
         self.stop_reason: str | None = None  # "cancel" | "lost" | "timeout"
 
@@ -136,35 +137,52 @@ class JobSync:
             if is_cancel_requested(session, self.job_id):
                 self.request_stop("cancel")
 
-    def _take(self) -> tuple[list[MetricRow], list[dict[str, Any]], dict[str, Any] | None]:
+    def _take(
+        self,
+    ) -> tuple[list[MetricRow], list[dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+        """Empty the buffers: (metrics, logs, progress for the row, progress to announce).
+
+        The job row always gets the newest progress; clients get a `progress` event at most
+        every PROGRESS_EVENT_INTERVAL_S, and the newest one when the job ends.
+        """
         with self._buffer_lock:
             metrics, self._metrics = self._metrics, []
             logs, self._logs = self._logs, []
-            progress = self._progress
-            due = time.monotonic() - self._last_progress_event >= PROGRESS_EVENT_INTERVAL_S
-            if progress is not None and (due or self._closed.is_set()):
-                self._progress = None
-            else:
-                progress = None
-        return metrics, logs, progress
+            progress, self._progress = self._progress, None
+        if progress is not None:
+            self._unannounced = progress
+        announce = None
+        due = time.monotonic() - self._last_progress_event >= PROGRESS_EVENT_INTERVAL_S
+        if self._unannounced is not None and (due or self._closed.is_set()):
+            announce, self._unannounced = self._unannounced, None
+        return metrics, logs, progress, announce
 
-    def _put_back(self, metrics: list[MetricRow], logs: list[dict[str, Any]]) -> None:
+    def _put_back(
+        self,
+        metrics: list[MetricRow],
+        logs: list[dict[str, Any]],
+        progress: dict[str, Any] | None,
+        announce: dict[str, Any] | None,
+    ) -> None:
         with self._buffer_lock:
             self._metrics[:0] = metrics
             self._logs[:0] = logs
+            self._progress = self._progress or progress
+        self._unannounced = self._unannounced or announce
 
     def flush(self) -> None:
         """Write buffered rows now (callable from either thread)."""
         with self._write_lock:
-            metrics, logs, progress = self._take()
-            if not (metrics or logs or progress):
+            metrics, logs, progress, announce = self._take()
+            if not (metrics or logs or progress or announce):
                 return
             try:
-                self._write(metrics, logs, progress)
+                self._write(metrics, logs, progress, announce)
             except Exception:
-                self._put_back(metrics, logs)  # idempotent inserts make a retry safe
+                # Idempotent inserts make the retry safe.
+                self._put_back(metrics, logs, progress, announce)
                 raise
-            if progress is not None:
+            if announce is not None:
                 self._last_progress_event = time.monotonic()
 
     def _write(
@@ -172,6 +190,7 @@ class JobSync:
         metrics: list[MetricRow],
         logs: list[dict[str, Any]],
         progress: dict[str, Any] | None,
+        announce: dict[str, Any] | None,
     ) -> None:
         with session_scope(self.settings.database_url) as session:
             job = lock_job(session, self.job_id)
@@ -188,7 +207,8 @@ class JobSync:
             events += [("log", line) for line in logs]
             if progress is not None:
                 job.progress = progress
-                events.append(("progress", progress))
+            if announce is not None:
+                events.append(("progress", announce))
             if events:
                 append_events(session, job, events)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.db.models import Job, JobEvent
@@ -37,3 +37,17 @@ def last_event(session: Session, job_id: str) -> tuple[int, str] | None:
 
 def job_exists(session: Session, job_id: str) -> bool:
     return session.scalar(select(Job.id).where(Job.id == job_id)) is not None
+
+
+def tail_start(session: Session, job_id: str, tail: int) -> int:
+    """Where "the newest `tail` events, then live" starts. It reaches back to the latest
+    `status` event too, so the stream opens with the job's current state (and a finished job's
+    stream still ends with `end`)."""
+    newest = last_event(session, job_id)
+    if newest is None:
+        return 0
+    status_seq = session.scalar(
+        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id, JobEvent.type == "status")
+    )
+    start = max(newest[0] - tail, 0)
+    return min(start, status_seq - 1) if status_seq else start

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from api.db.models import Metric, MetricRollup
@@ -76,7 +76,7 @@ def bucket_width(lo: int, hi: int, max_points: int) -> tuple[int, int | None]:
     return width, level
 
 
-def _raw_source(job_id: str, name: str, stage: str, *where: Any) -> Select[Any]:
+def _raw_source(job_id: str, name: str, stage: str, *where: Any) -> Any:
     m = Metric
     return select(
         m.step.label("step_first"),
@@ -89,7 +89,7 @@ def _raw_source(job_id: str, name: str, stage: str, *where: Any) -> Select[Any]:
     ).where(m.job_id == job_id, m.name == name, m.stage == stage, *where)
 
 
-def _rollup_source(job_id: str, name: str, stage: str, level: int, *where: Any) -> Select[Any]:
+def _rollup_source(job_id: str, name: str, stage: str, level: int, *where: Any) -> Any:
     r = MetricRollup
     return select(r.step_first, r.step_last, r.n, r.vmin, r.vmax, r.vsum, r.last_value).where(
         r.job_id == job_id, r.name == name, r.stage == stage, r.level == level, *where
@@ -98,7 +98,7 @@ def _rollup_source(job_id: str, name: str, stage: str, level: int, *where: Any) 
 
 def _source(
     job_id: str, series: Series, level: int | None, step_min: int | None, step_max: int | None
-) -> Select[Any] | Any:
+) -> Any:
     """The rows to aggregate: rollup blocks inside [step_min, step_max], raw points elsewhere."""
     key = (job_id, series.name, series.stage)
     m = Metric

@@ -75,6 +75,11 @@ class CheckpointSpec(Strict):
         1, description="How many best checkpoints to keep (-1: all)."
     )
     save_last: bool = Field(True, description="Also keep the latest state as 'last'.")
+    every_n_train_steps: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        None,
+        description="Save every N optimizer steps instead of at epoch ends: an attempt that "
+        "resumes after a lost worker repeats at most N steps.",
+    )
 
 
 class JobCreate(Strict):

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db.events import events_after, last_event
 from api.db.session import session_factory
-from api.notify import RedisListener, redis_url_of
+from api.notify import RedisListener, install, redis_url_of
 from api.settings import Settings
 
 log = logging.getLogger("trainyard.events")
@@ -37,6 +37,7 @@ POLL_S = 0.25  # embedded default: how often a watched job's rows are re-read
 SAFETY_POLL_S = 5.0  # with Redis: re-read anyway, in case an announcement was lost
 KEEPALIVE_S = 15.0
 RETRY_MS = 2000  # what EventSource waits before reconnecting
+EVENT_TYPES = ("status", "metric", "progress", "checkpoint", "log", "end")
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class EventHub:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self.feeds, self.listener, self.closing = loop, {}, None, False
-            _on_shutdown_signal(lambda: loop.call_soon_threadsafe(self.close_streams))
+            _on_shutdown_signal(lambda: _call_soon(loop, self.close_streams))
 
     async def watch(self, job_id: str) -> asyncio.Event | None:
         """The flag Redis sets for `job_id` (None when polling), once subscribed."""
@@ -190,6 +191,23 @@ class EventHub:
         if self.listener is not None:
             await self.listener.close()
             self.listener = None
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    loop.call_soon_threadsafe(callback)
+
+
+def install_event_hub(app: Any, settings: Settings) -> None:
+    """Give the app its hub, and announce the events its own commits add (submit, cancel)."""
+    app.state.event_hub = EventHub(settings)
+    install(settings)
+
+
+def event_hub(app: Any) -> EventHub:
+    hub = getattr(app.state, "event_hub", None)
+    if hub is None:
+        raise RuntimeError("install_event_hub(app, settings) was not called by create_app")
+    return hub  # type: ignore[no-any-return]
 
 
 def _on_shutdown_signal(callback: Callable[[], None]) -> None:
@@ -248,9 +266,11 @@ async def stream(
     async with hub.feed(job_id) as feed:
         while not hub.closing:
             changed = feed.changed
-            frames = feed.after(cursor)
-            if frames is None:  # behind the buffer: read the rows
+            buffered = feed.after(cursor)
+            if buffered is None:  # behind the buffer: read the rows
                 frames = await run_in_threadpool(read_frames, url, job_id, cursor)
+            else:
+                frames = buffered
             out, cursor, ended = _select(frames, cursor, wanted)
             for data in out:
                 yield data
@@ -260,6 +280,8 @@ async def stream(
                 quiet_since = loop.time()
             if frames:
                 continue
+            if feed.ended and cursor >= feed.tail:
+                return  # the client asked for what comes after `end`: nothing ever will
             remaining = hub.keepalive_s - (loop.time() - quiet_since)
             try:
                 await asyncio.wait_for(changed.wait(), max(remaining, 0.0))

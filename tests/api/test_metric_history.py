@@ -113,9 +113,7 @@ def test_every_series_is_downsampled_and_unknown_job_is_404(
     assert all(len(s["buckets"]) <= 4 for s in body["series"])
     missing = client.get("/v1/jobs/nope/metrics", params={"max_points": 10}, headers=auth)
     assert (missing.status_code, missing.json()["error_code"]) == (404, "job_not_found")
-    bad = client.get(
-        f"/v1/jobs/{job_id}/metrics", params={"max_points": 0}, headers=auth
-    ).json()
+    bad = client.get(f"/v1/jobs/{job_id}/metrics", params={"max_points": 0}, headers=auth).json()
     assert bad["error_code"] == "validation_error" and "max_points" in bad["detail"]
 
 

@@ -44,7 +44,7 @@ def make_probe_model(L: ModuleType) -> type:
         def __init__(
             self, lr: float = 0.1, n_train: int = 64, n_val: int = 8, batch_size: int = 4,
             scheduler: str = "step", shuffle: bool = False, dropout: float = 0.0,
-            skip_at: int = -1, log: bool = True,
+            skip_at: int = -1, log: bool = True, val_loaders: int = 1,
         ) -> None:  # fmt: skip
             super().__init__()
             self.save_hyperparameters()
@@ -61,11 +61,18 @@ def make_probe_model(L: ModuleType) -> type:
         def train_dataloader(self) -> DataLoader:
             return self._loader(self.hparams.n_train, 1, self.hparams.shuffle)
 
-        def val_dataloader(self) -> DataLoader:
-            return self._loader(self.hparams.n_val, 2)
+        def val_dataloader(self) -> DataLoader | list[DataLoader]:
+            if self.hparams.val_loaders == 1:
+                return self._loader(self.hparams.n_val, 2)
+            return [
+                self._loader(self.hparams.n_val, 20 + i) for i in range(self.hparams.val_loaders)
+            ]
 
         def test_dataloader(self) -> DataLoader:
             return self._loader(self.hparams.n_val, 3)
+
+        def predict_dataloader(self) -> DataLoader:
+            return self._loader(self.hparams.n_val, 4)
 
         def on_train_epoch_start(self) -> None:
             self.lr_trace.append(self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -87,7 +94,7 @@ def make_probe_model(L: ModuleType) -> type:
                 self.log("idx_bs2", idx, on_step=False, on_epoch=True, batch_size=2)
             return loss
 
-        def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
             loss = self.loss(self(batch))
             if self.hparams.log:
                 self.log("val_loss", loss)
@@ -156,14 +163,18 @@ def run_probe(
     model.hook_log = log
     recorder = make_recorder_callback(L, log)
     trainer = quiet_trainer(L, root, [recorder, *callbacks], **(trainer_kwargs or {}))
+    # Guard against a mixed-up namespace making a comparison trivially pass.
+    assert type(trainer).__module__.split(".")[0] == L.__name__, type(trainer).__module__
     trainer.fit(model, ckpt_path=ckpt_path)
-    run = capture(trainer, model, log)
+    run = capture(trainer, model, root)
     if evaluate:
         run["validate"] = trainer.validate(model, verbose=False)
         run["test"] = trainer.test(model, verbose=False)
         run["after_eval_callback_metrics"] = floats(trainer.callback_metrics)
+        run["predict"] = trainer.predict(model)
     run["hooks"] = list(log)
-    run["csv"] = read_metrics_csv(Path(trainer.logger.log_dir) / "metrics.csv")
+    csv_files = sorted(root.rglob("metrics.csv"))
+    run["csv"] = read_metrics_csv(csv_files[0]) if csv_files else None
     return run
 
 
@@ -171,8 +182,7 @@ def floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def capture(trainer: Any, model: Any, log: list[str]) -> dict[str, Any]:
-    ckpt_dir = Path(trainer.logger.log_dir) / "checkpoints"
+def capture(trainer: Any, model: Any, root: Path) -> dict[str, Any]:
     return {
         "global_step": trainer.global_step,
         "current_epoch": trainer.current_epoch,
@@ -181,7 +191,7 @@ def capture(trainer: Any, model: Any, log: list[str]) -> dict[str, Any]:
         "callback_metrics": floats(trainer.callback_metrics),
         "progress_bar_metrics": floats(trainer.progress_bar_metrics),
         "weights": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "ckpt_files": sorted(p.name for p in ckpt_dir.glob("*.ckpt")),
+        "ckpt_files": sorted(str(p.relative_to(root)) for p in root.rglob("*.ckpt")),
         "lr_trace": list(getattr(model, "lr_trace", [])),
         "final_lr": trainer.optimizers[0].param_groups[0]["lr"],
     }

@@ -178,3 +178,55 @@ def make_recorder_callback(L: ModuleType, log: list[str], state: dict | None = N
             continue
         setattr(HookRecorder, name, _recording_method(L.Callback, name, "CB.", 2))
     return HookRecorder()
+
+
+DATAMODULE_HOOKS = (
+    "prepare_data", "setup", "teardown", "train_dataloader", "val_dataloader", "test_dataloader",
+    "predict_dataloader", "state_dict", "load_state_dict", "on_before_batch_transfer",
+    "transfer_batch_to_device", "on_after_batch_transfer",
+)  # fmt: skip
+
+
+@functools.cache
+def make_boring_datamodule(L: ModuleType) -> type:
+    """A datamodule with BoringModel's data and a non-empty state (so it is checkpointed)."""
+
+    class BoringDataModule(L.LightningDataModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.loaded_state: dict | None = None
+
+        def prepare_data(self) -> None:
+            pass
+
+        def setup(self, stage: str) -> None:
+            pass
+
+        def teardown(self, stage: str) -> None:
+            pass
+
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(RandomDataset(32, 64, seed=1))
+
+        def val_dataloader(self) -> DataLoader:
+            return DataLoader(RandomDataset(32, 64, seed=2))
+
+        def test_dataloader(self) -> DataLoader:
+            return DataLoader(RandomDataset(32, 64, seed=3))
+
+        def predict_dataloader(self) -> DataLoader:
+            return DataLoader(RandomDataset(32, 64, seed=4))
+
+        def state_dict(self) -> dict[str, Any]:
+            return {"epoch_seen": 1}
+
+        def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+            self.loaded_state = state_dict
+
+    return BoringDataModule
+
+
+def record_datamodule_hooks(cls: type) -> type:
+    """Like ``record_module_hooks``, for a datamodule: entries are ``DM.<name>``."""
+    body = {n: _recording_method(cls, n, "DM.", 0) for n in DATAMODULE_HOOKS}
+    return type(cls.__name__, (cls,), body)

@@ -50,6 +50,21 @@ def test_early_stopping_on_a_constant_metric(
     assert candidate["current_epoch"] == 3
 
 
+def test_min_epochs_overrides_an_early_stop(
+    L: ModuleType, ref_L: ModuleType, tmp_path: Path
+) -> None:
+    def scenario(L: ModuleType, root: Path) -> dict[str, Any]:
+        es = sub(L, "callbacks").EarlyStopping(monitor="val_const", patience=1)
+        trainer_kwargs = dict(max_epochs=10, min_epochs=4)
+        run = run_probe(L, root, dict(n_train=8), trainer_kwargs, callbacks=(es,), evaluate=False)
+        run["stopped_epoch"] = es.stopped_epoch
+        return run
+
+    reference, candidate = both(L, ref_L, tmp_path, scenario)
+    assert_same(candidate, reference)
+    assert candidate["current_epoch"] == 4  # the stop asked for after epoch 1 waits for min_epochs
+
+
 def test_model_checkpoint_keeps_the_top_two(
     L: ModuleType, ref_L: ModuleType, tmp_path: Path
 ) -> None:
@@ -69,7 +84,8 @@ def test_model_checkpoint_keeps_the_top_two(
 
     reference, candidate = both(L, ref_L, tmp_path, scenario)
     assert_same(candidate, reference)
-    assert len(candidate["ckpt_files"]) == 3 and "last.ckpt" in candidate["ckpt_files"]
+    names = [Path(p).name for p in candidate["ckpt_files"]]
+    assert len(names) == 3 and "last.ckpt" in names
 
 
 def test_minus_one_from_on_train_batch_start_skips_the_epoch(

@@ -38,6 +38,23 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         dict(n_train=16, scheduler="step_interval"),
         dict(max_epochs=2, log_every_n_steps=2),
     ),
+    # §2.4/§3 two val loaders: "/dataloader_idx_i" keys, one validate() dict per loader.
+    "two_val_loaders": (dict(n_train=8, val_loaders=2), dict(max_epochs=2)),
+    # §7 validation only when (epoch + 1) % 2 == 0; an int val_check_interval.
+    "check_val_every_2_epochs": (dict(n_train=8), dict(max_epochs=4, check_val_every_n_epoch=2)),
+    "val_check_every_3_batches": (dict(n_train=32), dict(max_epochs=1, val_check_interval=3)),
+    # §7 gradient clipping by norm and by value.
+    "clip_norm": (dict(n_train=8, lr=1.0), dict(max_epochs=1, gradient_clip_val=0.05)),
+    "clip_value": (
+        dict(n_train=8, lr=1.0),
+        dict(max_epochs=1, gradient_clip_val=0.01, gradient_clip_algorithm="value"),
+    ),
+    # §7 fast_dev_run=2: 2 batches, one validation, no files at all.
+    "fast_dev_run": (dict(n_train=32), dict(fast_dev_run=2)),
+    # §3 limit_val_batches=0 disables validation; validate() then returns [].
+    "no_validation": (dict(n_train=8), dict(max_epochs=2, limit_val_batches=0)),
+    # bf16 autocast on CPU.
+    "bf16_mixed": (dict(n_train=8), dict(max_epochs=1, precision="bf16-mixed")),
     # §7 limit as a fraction, sanity check over 2 val batches, several epochs.
     "fractional_limits": (
         dict(n_train=40, n_val=16),

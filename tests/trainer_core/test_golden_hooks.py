@@ -13,9 +13,12 @@ from typing import Any
 
 import torch
 
+from tests.trainer_core.harness import assert_same_order
 from tests.trainer_core.helpers import (
+    make_boring_datamodule,
     make_boring_model,
     make_recorder_callback,
+    record_datamodule_hooks,
     record_module_hooks,
 )
 
@@ -234,21 +237,6 @@ def _quiet(root: Path, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def assert_same_order(got: list[str], expected: list[str]) -> None:
-    """Compare whole lists; on failure point at the first position that differs."""
-    if got != expected:
-        at = next(
-            (i for i, (g, e) in enumerate(zip(got, expected, strict=False)) if g != e),
-            min(len(got), len(expected)),
-        )
-        raise AssertionError(
-            f"hook order differs at position {at}:\n"
-            f"  expected ...{expected[max(0, at - 3) : at + 4]}\n"
-            f"  got      ...{got[max(0, at - 3) : at + 4]}\n"
-            f"(lengths: expected {len(expected)}, got {len(got)})"
-        )
-
-
 # ---- the golden tests -------------------------------------------------------------------------
 
 
@@ -336,3 +324,78 @@ def test_manual_optimization_hook_order(any_L: ModuleType, tmp_path: Path) -> No
     # The user stepped no scheduler, so the LR is unchanged (§1.6); two optimizer steps counted.
     assert trainer.optimizers[0].param_groups[0]["lr"] == 0.1
     assert trainer.global_step == 2
+
+
+# §1.7 with a datamodule: its prepare_data/setup/teardown come first, its loaders and transfer
+# hooks replace the module's, and its state_dict is saved after the callbacks' states.
+DM_TRANSFER = [
+    "DM.on_before_batch_transfer",
+    "DM.transfer_batch_to_device",
+    "DM.on_after_batch_transfer",
+]
+DM_VAL_RUN = [
+    "on_validation_model_eval", "train(False)",
+    "CB.on_validation_start", "on_validation_start",
+    "CB.on_validation_epoch_start", "on_validation_epoch_start",
+    *DM_TRANSFER,
+    "CB.on_validation_batch_start", "on_validation_batch_start",
+    "validation_step", "forward",
+    "CB.on_validation_batch_end", "on_validation_batch_end",
+    "CB.on_validation_epoch_end", "on_validation_epoch_end",
+    "CB.on_validation_end", "on_validation_end",
+]  # fmt: skip
+DM_TRAIN_BATCH = DM_TRANSFER + TRAIN_BATCH_HEAD[len(TRANSFER) :] + TRAIN_BATCH_END
+DM_LAST_TRAIN_BATCH = (
+    DM_TRANSFER + TRAIN_BATCH_HEAD[len(TRANSFER) :] + ["lr_scheduler_step"] + TRAIN_BATCH_END
+)
+FIT_WITH_DATAMODULE_GOLDEN = [
+    "configure_callbacks", "DM.prepare_data", "prepare_data",
+    "DM.setup(fit)", "CB.setup(fit)", "setup(fit)", "configure_model",
+    "configure_optimizers",
+    "CB.on_fit_start", "on_fit_start",
+    "zero_grad",
+    "CB.on_sanity_check_start", "DM.val_dataloader", *DM_VAL_RUN, "CB.on_sanity_check_end",
+    "DM.train_dataloader",
+    "CB.on_train_start", "on_train_start",
+    "CB.on_train_epoch_start", "on_train_epoch_start",
+    *DM_TRAIN_BATCH,
+    *DM_LAST_TRAIN_BATCH,
+    "on_validation_model_zero_grad", "zero_grad", *DM_VAL_RUN,
+    "CB.on_train_epoch_end", "on_train_epoch_end",
+    "CB.state_dict", "DM.state_dict", "CB.on_save_checkpoint", "on_save_checkpoint",
+    "CB.on_train_end", "on_train_end",
+    "CB.on_fit_end", "on_fit_end",
+    "DM.teardown(fit)", "CB.teardown(fit)", "teardown(fit)",
+]  # fmt: skip
+TEST_WITH_DATAMODULE_GOLDEN = [
+    "configure_callbacks", "DM.prepare_data", "prepare_data",
+    "DM.setup(test)", "CB.setup(test)", "setup(test)", "configure_model", "zero_grad",
+    "DM.test_dataloader",
+    "on_test_model_eval", "train(False)",
+    "CB.on_test_start", "on_test_start",
+    "CB.on_test_epoch_start", "on_test_epoch_start",
+    *DM_TRANSFER,
+    "CB.on_test_batch_start", "on_test_batch_start",
+    "test_step", "forward",
+    "CB.on_test_batch_end", "on_test_batch_end",
+    "CB.on_test_epoch_end", "on_test_epoch_end",
+    "CB.on_test_end", "on_test_end",
+    "DM.teardown(test)", "CB.teardown(test)", "teardown(test)",
+]  # fmt: skip
+
+
+def test_datamodule_hook_order(any_L: ModuleType, tmp_path: Path) -> None:
+    model, cb, log = _recorded(any_L, make_boring_model(any_L))
+    dm = record_datamodule_hooks(make_boring_datamodule(any_L))()
+    dm.hook_log = log
+    trainer = any_L.Trainer(
+        max_epochs=1, limit_train_batches=2, limit_val_batches=1, limit_test_batches=1,
+        callbacks=[cb], **_quiet(tmp_path),
+    )  # fmt: skip
+    trainer.fit(model, datamodule=dm)
+    assert_same_order(log, FIT_WITH_DATAMODULE_GOLDEN)
+    ckpt = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=False)
+    assert ckpt[type(dm).__qualname__] == {"epoch_seen": 1}
+    log.clear()
+    trainer.test(model, datamodule=dm, verbose=False)
+    assert_same_order(log, TEST_WITH_DATAMODULE_GOLDEN)

@@ -42,6 +42,14 @@ def trained_autoencoder(L: ModuleType, tutorial: ModuleType, tmp_path: Path) -> 
     return autoencoder, trainer
 
 
+def test_tutorial_is_bound_to_the_trainer_under_test(L: ModuleType, tutorial: ModuleType) -> None:
+    """Guard: the tutorial's classes must derive from the candidate, or every test proves nothing."""
+    assert tutorial.L is L
+    assert issubclass(tutorial.LitAutoEncoder, L.LightningModule)
+    assert issubclass(tutorial.DigitsDataModule, L.LightningDataModule)
+    assert tutorial.EarlyStopping.__module__.split(".")[0] == L.__name__
+
+
 def test_fit_with_limits_trains_and_writes_the_tutorial_checkpoint(
     L: ModuleType, tutorial: ModuleType, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from api.db.models import Job
 from api.db.session import session_scope
 from api.settings import Settings
+from tests.conftest import create_pg_database, drop_pg_database
 from tests.helpers_services import (
     REDIS_URL,
     ServiceProcess,
@@ -22,14 +23,22 @@ from tests.worker.conftest import insert_job, worker_settings
 from worker.dispatch import send_job
 
 
-@pytest.fixture
-def redis_settings(pg_url: str, tmp_path: Path) -> Settings:
-    return worker_settings(pg_url, tmp_path, broker_url=REDIS_URL)
+@pytest.fixture(scope="module")
+def redis_settings(
+    pg_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    # One database and one worker for the module: each test queues its own jobs.
+    url = create_pg_database(template=pg_template)
+    try:
+        yield worker_settings(url, tmp_path_factory.mktemp("celery"), broker_url=REDIS_URL)
+    finally:
+        drop_pg_database(url)
 
 
-@pytest.fixture
-def worker(redis_settings: Settings, tmp_path: Path) -> Iterator[ServiceProcess]:
-    with start_worker(service_env(redis_settings), tmp_path / "logs") as proc:
+@pytest.fixture(scope="module")
+def worker(redis_settings: Settings) -> Iterator[ServiceProcess]:
+    log_dir = Path(redis_settings.artifact_root).parent / "logs"
+    with start_worker(service_env(redis_settings), log_dir) as proc:
         yield proc
 
 

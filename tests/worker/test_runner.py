@@ -17,7 +17,7 @@ from api.db.jobs import transition_job
 from api.db.models import Checkpoint, Job, JobEvent, JobTransition, Metric
 from api.db.session import session_scope
 from api.settings import Settings
-from tests.service_doubles import tiny_spec
+from tests.service_doubles import TinyRegressor, tiny_spec
 from tests.worker.conftest import insert_job, worker_settings
 from worker.runner import run_job
 from worker.store import insert_metrics
@@ -70,6 +70,9 @@ def test_job_trains_and_stores_metrics_checkpoints_and_events(
         with store.open(row.storage_key) as f:
             data = f.read()
         assert (len(data), hashlib.sha256(data).hexdigest()) == (row.size, row.sha256)
+    best = next(c for c in live if c.is_best)
+    restored = TinyRegressor.load_from_checkpoint(str(store.local_path(best.storage_key)))
+    assert restored.hparams["say"] == "hello from the job"
     # The epoch-0 checkpoint fell out of the top 1: its row says so and its file is gone.
     dropped = [c for c in got["checkpoints"] if c.deleted_at is not None]
     assert [c.step for c in dropped] == [4] and not store.exists(dropped[0].storage_key)
@@ -84,6 +87,7 @@ def test_job_trains_and_stores_metrics_checkpoints_and_events(
     lines = [e.data["line"] for e in events if e.type == "log"]
     assert "hello from the job" in lines
     assert any("logged: hello from the job" in line for line in lines)
+    assert [e.data for e in events if e.type == "progress"][-1] == job.progress
     metric_events = [e for e in events if e.type == "metric"]
     assert len(metric_events) == len(got["metrics"])
 

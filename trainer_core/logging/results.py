@@ -86,11 +86,12 @@ def _stored_tensor(value: torch.Tensor, name: str, fx: str) -> torch.Tensor:
 class LoggedMetric:
     """One key: its latest step value and the values needed for its epoch reduction."""
 
-    __slots__ = ("meta", "step_value", "values", "weights", "partial", "has_reset", "computed",
-                 "metric_obj")
+    __slots__ = ("meta", "options", "step_value", "values", "weights", "partial", "has_reset",
+                 "computed", "metric_obj")
 
     def __init__(self, meta: MetricMeta) -> None:
         self.meta = meta
+        self.options: tuple = ()
         self.step_value: torch.Tensor | None = None
         self.metric_obj: Any = None
         self.reset()
@@ -167,41 +168,37 @@ class Results:
 
     def __init__(self, training: bool) -> None:
         self.training = training
-        self.metrics_by_key: dict[str, LoggedMetric] = {}
+        self.metrics_by_key: dict[tuple, LoggedMetric] = {}
         self.batch: Any = None
         self.batch_size: int | None = None
         self.dataloader_idx: int | None = None
-        self.dirty = False
 
     def on_batch_start(self, batch: Any, dataloader_idx: int | None = None) -> None:
         self.batch = batch
         self.batch_size = None
         self.dataloader_idx = dataloader_idx
 
-    def log(self, fx: str, name: str, value: Any, meta_args: tuple, batch_size: int | None) -> None:
-        """Store ``value`` under (hook, name); ``meta_args`` are MetricMeta fields after fx/name."""
-        key = f"{fx}.{name}"
-        add_idx = meta_args[5]
+    def log(self, fx: str, name: str, value: Any, options: tuple, batch_size: int | None) -> None:
+        """Store ``value`` under (hook, name); ``options`` are MetricMeta fields after fx/name."""
         dl_idx = self.dataloader_idx
-        if add_idx and dl_idx is not None:
-            key = f"{key}.{dl_idx}"
+        key = (fx, name, dl_idx if options[5] else None)
         metric = self.metrics_by_key.get(key)
-        meta = MetricMeta(fx, name, *meta_args, dl_idx)
         if metric is None:
-            metric = self.metrics_by_key[key] = LoggedMetric(meta)
-        elif metric.meta != meta:
+            metric = self.metrics_by_key[key] = LoggedMetric(MetricMeta(fx, name, *options, dl_idx))
+            metric.options = options
+        elif metric.options != options:
             raise MisconfigurationException(
                 f"You called `self.log({name}, ...)` twice in `{fx}` with different arguments. "
                 "Log it with the same options each time."
             )
-        self.dirty = True
-        if isinstance(value, torch.Tensor):
-            value = _stored_tensor(value, name, fx)
-        else:
+        if not isinstance(value, torch.Tensor):
             metric.update_metric(value)
             return
-        if meta.on_epoch and meta.reduce_fx == "mean":
-            batch_size = batch_size if batch_size is not None else self._batch_size()
+        value = _stored_tensor(value, name, fx)
+        if batch_size is None and options[3] and options[4] == "mean":  # on_epoch, mean
+            batch_size = self.batch_size
+            if batch_size is None:
+                batch_size = self._batch_size()
         metric.update(value, batch_size or 1)
 
     def _batch_size(self) -> int:

@@ -102,6 +102,9 @@ class EvalLoop:
     def run_standalone(self, verbose: bool) -> list[dict[str, Any]]:
         trainer = self.trainer
         prefix = str(self.hooks["prefix"])
+        limit = trainer.limit_test_batches if prefix == "test" else trainer.limit_val_batches
+        if limit == 0:
+            return []  # the loop is skipped, dataloader request included
         with _inference_context(trainer):
             loaders = trainer._data.request(prefix)  # type: ignore[attr-defined]
             self._seen = {}
@@ -157,7 +160,7 @@ class EvalLoop:
     ) -> None:
         trainer, hooks, hub = self.trainer, self.hooks, self.trainer._hub
         precision = trainer.precision_plugin
-        key = dl_idx or 0
+        loader_key = dl_idx or 0
         progress = self._progress
         for batch_idx, batch, is_last in iterate_batches(loader, 0, count):
             batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
@@ -172,12 +175,12 @@ class EvalLoop:
                 output = trainer._call(hooks["step"], *step_args)  # type: ignore[arg-type]
             trainer._fire(hooks["batch_end"], output, *args)  # type: ignore[arg-type]
             if progress is not None:
-                for key in ("started", "processed", "completed"):
-                    progress.inc(key)
+                for counter in ("started", "processed", "completed"):
+                    progress.inc(counter)
             if not sanity:
-                step = self._seen.get(key, 0)
+                step = self._seen.get(loader_key, 0)
                 hub.log_metrics(hub.step_logged(), step=step)
-                self._seen[key] = step + 1
+                self._seen[loader_key] = step + 1
 
 
 def _overridden(module: Any, name: str) -> bool:

@@ -40,9 +40,12 @@ class _Closure:
             counter.inc("ready")
             trainer._fire(Event.ON_BEFORE_ZERO_GRAD, optimizer)
             counter.inc("started")
-            trainer._call(
-                ModuleHook.OPTIMIZER_ZERO_GRAD, trainer.current_epoch, self.batch_idx, optimizer
-            )
+            if opt.custom_zero_grad:
+                trainer._call(
+                    ModuleHook.OPTIMIZER_ZERO_GRAD, trainer.current_epoch, self.batch_idx, optimizer
+                )
+            else:
+                optimizer.zero_grad()
             counter.inc("completed")
         if loss is None:
             if output is None:
@@ -84,13 +87,32 @@ class Optimization:
         self.trainer = trainer
         self.accumulate = 1
         self._step_takes_idx = True
+        self.custom_zero_grad = self.custom_backward = self.custom_step = True
+        self.clipping = True
+        self.has_schedulers = True
 
     def start(self) -> None:
-        """Cache per-fit facts so the per-batch path does not recompute them."""
+        """Cache per-fit facts so the per-batch path does not recompute them.
+
+        A hook the module does not override has a known default (``optimizer.zero_grad()``,
+        ``loss.backward()``...), so that default is called directly instead of through dispatch.
+        """
         import inspect
 
+        from trainer_core.dispatch import overrides
+        from trainer_core.module import LightningModule
+
         trainer = self.trainer
+        module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
+        self.custom_zero_grad = overrides(module, LightningModule, "optimizer_zero_grad")
+        self.custom_backward = overrides(module, LightningModule, "backward")
+        self.custom_step = overrides(module, LightningModule, "optimizer_step")
+        self.clipping = bool(trainer.gradient_clip_val) or any(
+            overrides(module, LightningModule, name)
+            for name in ("configure_gradient_clipping", "clip_gradients")
+        )
+        self.has_schedulers = bool(trainer.lr_scheduler_configs) and module.automatic_optimization  # type: ignore[union-attr]
         params = inspect.signature(trainer.lightning_module.training_step).parameters  # type: ignore[union-attr]
         positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         has_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
@@ -110,11 +132,13 @@ class Optimization:
         closure = _Closure(self, batch, batch_idx, zero_grad=batch_idx % self.accumulate == 0)
         if accumulating:
             closure()  # gradients add up; no optimizer step until the window closes
-        else:
+        elif self.custom_step:
             optimizer = trainer._lightning_optimizers[0]
             trainer._call(
                 ModuleHook.OPTIMIZER_STEP, trainer.current_epoch, batch_idx, optimizer, closure
             )
+        else:  # the default optimizer_step is ``optimizer.step(closure=closure)``
+            self.optimizer_step_fn(trainer.optimizers[0], closure)
         return closure.outputs
 
     def run_manual(self, batch: Any, batch_idx: int) -> dict[str, Any]:
@@ -136,7 +160,10 @@ class Optimization:
         trainer = self.trainer
         loss = trainer.precision_plugin.scale_loss(loss)
         trainer._fire(Event.ON_BEFORE_BACKWARD, loss)
-        trainer._call(ModuleHook.BACKWARD, loss, *args, **kwargs)
+        if self.custom_backward or args or kwargs:
+            trainer._call(ModuleHook.BACKWARD, loss, *args, **kwargs)
+        else:
+            loss.backward()
         trainer._fire(Event.ON_AFTER_BACKWARD)
 
     def optimizer_step_fn(self, optimizer: Optimizer, closure: Any, **kwargs: Any) -> Any:
@@ -158,7 +185,7 @@ class Optimization:
     def _after_closure(self, optimizer: Optimizer) -> None:
         trainer = self.trainer
         trainer._fire(Event.ON_BEFORE_OPTIMIZER_STEP, optimizer)
-        if trainer.lightning_module.automatic_optimization:  # type: ignore[union-attr]
+        if self.clipping and trainer.lightning_module.automatic_optimization:  # type: ignore[union-attr]
             trainer._call(
                 ModuleHook.CONFIGURE_GRADIENT_CLIPPING,
                 optimizer,
@@ -168,11 +195,10 @@ class Optimization:
 
     def update_lr_schedulers(self, interval: str, plateau: bool, batch_idx: int) -> None:
         """Step the schedulers whose interval/frequency match (spec 8.4)."""
-        trainer = self.trainer
-        configs = trainer.lr_scheduler_configs
-        if not configs or not trainer.lightning_module.automatic_optimization:  # type: ignore[union-attr]
+        if not self.has_schedulers:
             return
-        for config in configs:
+        trainer = self.trainer
+        for config in trainer.lr_scheduler_configs:
             if plateau != config.reduce_on_plateau or config.interval != interval:
                 continue
             index = (batch_idx if interval == "step" else trainer.current_epoch) + 1

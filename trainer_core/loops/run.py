@@ -283,7 +283,7 @@ def _merge_hparams(module_hp: dict, datamodule_hp: dict) -> dict:
 
 def _interrupt(trainer: Trainer, exc: BaseException) -> None:
     trainer.state.status = TrainerStatus.INTERRUPTED
-    if trainer.lightning_module is not None and trainer._hooks:
+    if trainer.lightning_module is not None:
         trainer._fire_callbacks(Event.ON_EXCEPTION, exc)
     if trainer.datamodule is not None:
         trainer.datamodule.on_exception(exc)

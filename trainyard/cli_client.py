@@ -1,0 +1,365 @@
+"""The `trainyard` commands that talk to a server through `trainyard.Client`.
+
+submit, jobs, status, watch, logs, cancel, download, predict, components. The server and token
+come from --url/--token or TRAINYARD_URL/TRAINYARD_TOKEN. A server error prints its
+`error_code` and `detail` and exits 1; a usage error exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainyard.client import Client
+
+Subparsers = Any
+Handler = Callable[[argparse.Namespace], int]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class UsageError(Exception):
+    """Bad input on our side (a missing token, an unreadable file): exit status 2."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=os.environ.get("TRAINYARD_URL", DEFAULT_URL),
+        help="server URL (default: $TRAINYARD_URL or %(default)s)",
+    )
+    common.add_argument(
+        "--token",
+        default=os.environ.get("TRAINYARD_TOKEN"),
+        help="API token (default: $TRAINYARD_TOKEN)",
+    )
+    return common
+
+
+def _client(args: argparse.Namespace) -> Client:
+    from trainyard.client import Client
+
+    if not args.token:
+        raise UsageError(
+            "no token: pass --token or set TRAINYARD_TOKEN (make one with `trainyard token create`)"
+        )
+    return Client(args.url, args.token)
+
+
+def _reports_errors(handler: Handler) -> Handler:
+    """Turn the client's exceptions into one clear line on stderr and an exit status."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        import httpx
+
+        from trainyard.client import TrainyardError
+        from trainyard.download import ChecksumError
+
+        try:
+            return handler(args)
+        except TrainyardError as exc:
+            print(f"error: {exc.error_code} (HTTP {exc.status}): {exc.detail}", file=sys.stderr)
+        except ChecksumError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except httpx.TransportError as exc:
+            print(
+                f"error: cannot reach the Trainyard server at {args.url} ({exc}); is it running? "
+                "Point --url or TRAINYARD_URL at it.",
+                file=sys.stderr,
+            )
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        return 1
+
+    return run
+
+
+def _print_json(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    print(json.dumps(value, indent=2))
+
+
+def load_spec(path: str) -> dict[str, Any]:
+    """A job spec from a YAML or JSON file ('-' reads stdin)."""
+    import yaml
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the spec {path}: {exc.strerror}") from None
+    try:
+        spec = yaml.safe_load(text)  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is neither valid YAML nor JSON: {exc}") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"{path} must hold a mapping (a job spec), not {type(spec).__name__}")
+    return spec
+
+
+# ---------------------------------------------------------------- submit, watch
+
+
+@_reports_errors
+def submit(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    if args.name:
+        spec["name"] = args.name
+    with _client(args) as client:
+        if args.dry_run:
+            _print_json(client.validate(spec))
+            return 0
+        job = client.submit(spec, idempotency_key=args.idempotency_key)
+        if args.json and not args.watch:
+            _print_json(job)
+            return 0
+        print(f"submitted job {job.id} ({job.status})")
+        if not args.watch:
+            print(f"watch it with: trainyard watch {job.id}")
+            return 0
+        return _watch(client, job.id, args.logs)
+
+
+def _watch(client: Client, job_id: str, logs: bool) -> int:
+    from trainyard.cli_watch import watch_job
+
+    return 0 if watch_job(client, job_id, logs=logs) == "succeeded" else 1
+
+
+@_reports_errors
+def watch(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return _watch(client, args.job_id, args.logs)
+
+
+def add_submit(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("submit", parents=[common], help="submit a job spec (YAML or JSON)")
+    p.add_argument("spec", help="spec file (.yaml/.yml/.json; '-' for stdin)")
+    p.add_argument("--watch", action="store_true", help="then show its progress until it ends")
+    p.add_argument("--logs", action="store_true", help="with --watch: show its output lines")
+    p.add_argument("--name", help="override the spec's name")
+    p.add_argument("--dry-run", action="store_true", help="validate only; print resolved spec")
+    p.add_argument("--idempotency-key", help="a repeated submit with this key is a no-op")
+    p.add_argument("--json", action="store_true", help="print the job as JSON")
+    p.set_defaults(func=submit)
+
+
+def add_watch(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("watch", parents=[common], help="live progress of a job until it ends")
+    p.add_argument("job_id")
+    p.add_argument("--logs", action="store_true", help="also show the job's output lines")
+    p.set_defaults(func=watch)
+
+
+# ---------------------------------------------------------------- jobs, status, cancel
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _progress(p: Any) -> str:
+    if p.step is None:
+        return "-"
+    return f"{p.step}/{p.total}" if p.total else str(p.step)
+
+
+@_reports_errors
+def list_jobs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        filters = {"status": args.status, "tag": args.tag}
+        if args.all:
+            jobs = list(client.iter_jobs(**filters))
+        else:
+            jobs = client.jobs(**filters, limit=args.limit).items
+        if args.json:
+            _print_json([j.model_dump(mode="json") for j in jobs])
+            return 0
+        rows = [
+            [j.id, j.name or "-", j.status, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+             f"epoch {j.progress.epoch if j.progress.epoch is not None else '-'}",
+             _progress(j.progress)]
+            for j in jobs
+        ]  # fmt: skip
+        _table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP"])
+    return 0
+
+
+@_reports_errors
+def status(args: argparse.Namespace) -> int:
+    from trainyard.cli_watch import format_value
+
+    with _client(args) as client:
+        job = client.job(args.job_id)
+    if args.json:
+        _print_json(job)
+        return 0
+    p = job.progress
+    print(f"job       {job.id} ({job.name or 'unnamed'})")
+    print(f"status    {job.status} (attempt {job.attempt})")
+    print(f"progress  epoch {p.epoch if p.epoch is not None else '-'}, step {_progress(p)}")
+    for name, value in sorted(job.latest_metrics.items()):
+        print(f"metric    {name} = {format_value(value)}")
+    if job.best_checkpoint is not None:
+        best = job.best_checkpoint
+        print(f"best      checkpoint {best.id} (epoch {best.epoch}, step {best.step})")
+    if job.error:
+        print(f"error     {job.error.get('type', '')}: {job.error.get('message', '')}")
+    for t in job.transitions:
+        print(f"history   {t.at:%Y-%m-%d %H:%M:%S}  {t.from_status or '-'} -> {t.to_status}")
+    return 0
+
+
+@_reports_errors
+def cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.cancel(args.job_id)
+    print(f"job {job.id} is {job.status}")
+    return 0
+
+
+@_reports_errors
+def components(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        items = client.components()
+    if args.json:
+        _print_json([c.model_dump(mode="json") for c in items])
+        return 0
+    rows = []
+    for c in items:
+        params = ", ".join(c.params_schema.get("properties", {}))
+        rows.append([c.name, c.kind, params or "-", c.description.split("\n")[0][:60]])
+    _table(rows, ["NAME", "KIND", "PARAMS", "DESCRIPTION"])
+    return 0
+
+
+def add_jobs(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("jobs", parents=[common], help="list jobs, newest first")
+    p.add_argument("--status", action="append", help="only this status (repeatable)")
+    p.add_argument("--tag", action="append", help="only jobs with this tag (repeatable)")
+    p.add_argument("--limit", type=int, default=20, help="how many (default %(default)s)")
+    p.add_argument("--all", action="store_true", help="every job, page after page")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=list_jobs)
+
+    p = sub.add_parser("status", parents=[common], help="one job's status, metrics, history")
+    p.add_argument("job_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=status)
+
+    p = sub.add_parser("cancel", parents=[common], help="cancel a queued or running job")
+    p.add_argument("job_id")
+    p.set_defaults(func=cancel)
+
+    p = sub.add_parser("components", parents=[common], help="modules and datamodules to use")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=components)
+
+
+# ---------------------------------------------------------------- logs, download, predict
+
+
+@_reports_errors
+def logs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        last = None
+        for line in client.iter_logs(args.job_id):
+            _print_line(line.stream, line.line)
+            last = line.seq
+        if not args.follow:
+            return 0
+        for event in client.stream_events(args.job_id, last or 0, types=["log"]):
+            if event.type == "log":
+                _print_line(str(event.data.get("stream")), str(event.data.get("line")))
+    return 0
+
+
+def _print_line(stream: str, line: str) -> None:
+    print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
+
+
+@_reports_errors
+def download(args: argparse.Namespace) -> int:
+    from trainyard.download import part_path
+
+    with _client(args) as client:
+        row = client.checkpoint(args.job_id, args.checkpoint)
+        path = Path(args.output or f"{args.job_id}-{row.kind}-step{row.step}.ckpt")
+        partial = part_path(path)
+        if partial.exists():
+            print(f"resuming {partial} from byte {partial.stat().st_size} of {row.size}")
+        result = client.download_checkpoint(
+            args.job_id, path, checkpoint=row.id, on_progress=_download_progress()
+        )
+    print(f"saved {result.path} ({result.size} bytes, sha256 {result.sha256} verified)")
+    return 0
+
+
+def _download_progress() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r{done / max(total, 1):4.0%} {done}/{total} bytes", end=end, file=sys.stderr)
+
+    return show
+
+
+@_reports_errors
+def predict(args: argparse.Namespace) -> int:
+    try:
+        payload = json.loads(Path(args.input).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read JSON inputs from {args.input}: {exc}") from None
+    checkpoint = args.checkpoint
+    if isinstance(payload, dict):
+        checkpoint = payload.get("checkpoint", checkpoint)
+        payload = payload.get("inputs")
+    if not isinstance(payload, list):
+        raise UsageError(f'{args.input} must hold a list of samples or {{"inputs": [...]}}')
+    with _client(args) as client:
+        answer = client.predict(args.job_id, payload, checkpoint=checkpoint)
+    _print_json(answer if args.full else answer.outputs)
+    return 0
+
+
+def add_artifacts(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("logs", parents=[common], help="a job's output lines")
+    p.add_argument("job_id")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    p.set_defaults(func=logs)
+
+    p = sub.add_parser("download", parents=[common], help="download a checkpoint (resumable)")
+    p.add_argument("job_id")
+    p.add_argument("--checkpoint", default="best", help="best (default), last, or an id")
+    p.add_argument("-o", "--output", help="file to write (default: <job>-<kind>-step<N>.ckpt)")
+    p.set_defaults(func=download)
+
+    p = sub.add_parser("predict", parents=[common], help="run a job's model on inputs")
+    p.add_argument("job_id")
+    p.add_argument("--input", required=True, help='JSON file: [samples...] or {"inputs": ...}')
+    p.add_argument("--checkpoint", default="best", help="best (default), last, or an id")
+    p.add_argument("--full", action="store_true", help="print the whole response")
+    p.set_defaults(func=predict)
+
+
+def add_client_commands(sub: Subparsers) -> None:
+    """Register every client command (called by trainyard.cli.build_parser)."""
+    common = _common()
+    for add in (add_submit, add_watch, add_jobs, add_artifacts):
+        add(sub, common)
