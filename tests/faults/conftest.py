@@ -1,6 +1,6 @@
 """Fault tests: real API and worker processes on PostgreSQL and Redis, and real faults.
 
-`fault_stack` (module): a fresh PostgreSQL database, a queue of its own on the shared Redis, an
+`fault_stack` (session, shared by the fault tests): a fresh PostgreSQL database, a queue of its own on the shared Redis, an
 API process whose recovery loop runs every 0.5 s with a 3 s heartbeat timeout, and workers
 started on demand (`stack.ensure_workers(2)`), which tests kill (-9) or stop (SIGTERM).
 The Redis test starts a redis-server of its own (`redis_server`).
@@ -114,7 +114,7 @@ def start_stack(settings: Settings, root: Path) -> FaultStack:
     return FaultStack(settings, env, log_dir, launch_api(env, log_dir))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fault_stack(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     url = create_pg_database(template=pg_template, prefix="t_fault_")
     root = tmp_path_factory.mktemp("faults")
