@@ -16,22 +16,26 @@ from trainer_core.utilities.exceptions import MisconfigurationException
 
 def move_data_to_device(batch: Any, device: torch.device | str) -> Any:
     """Move every tensor (or object with ``.to``) in a nested collection to ``device``."""
-    device = torch.device(device)
+    if not isinstance(device, torch.device):
+        device = torch.device(device)
     non_blocking = device.type in ("cuda", "xpu")
     return _apply_to_tensors(batch, lambda t: t.to(device, non_blocking=non_blocking))
 
 
 def _apply_to_tensors(data: Any, fn: Any) -> Any:
-    if isinstance(data, torch.Tensor):
+    kind = type(data)
+    if kind is torch.Tensor or isinstance(data, torch.Tensor):
         return fn(data)
+    if kind is tuple or kind is list:  # the common case first: no ABC isinstance checks
+        return kind(_apply_to_tensors(v, fn) for v in data)
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, Mapping):
-        return type(data)({k: _apply_to_tensors(v, fn) for k, v in data.items()})  # type: ignore[call-arg]
+        return kind({k: _apply_to_tensors(v, fn) for k, v in data.items()})  # type: ignore[call-arg]
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
-        return type(data)(*(_apply_to_tensors(v, fn) for v in data))
+        return kind(*(_apply_to_tensors(v, fn) for v in data))
     if isinstance(data, (list, tuple)):
-        return type(data)(_apply_to_tensors(v, fn) for v in data)
+        return kind(_apply_to_tensors(v, fn) for v in data)
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
         values = {f.name: _apply_to_tensors(getattr(data, f.name), fn) for f in dataclasses.fields(data)}
         return dataclasses.replace(data, **values)

@@ -13,6 +13,8 @@ from api.errors import AppError, ErrorCode
 from api.schemas.common import error_responses
 from api.services.events import EVENT_TYPES, event_hub, stream
 
+MAX_BIGINT = 2**63 - 1  # event ids are BIGINT: a larger one is a 422, not a 500
+
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
 SSE_EXAMPLE = (
@@ -42,12 +44,14 @@ def stream_events(
     session: SessionDep,
     principal: AuthDep,
     since: Annotated[
-        int | None, Query(ge=0, description="Send events after this id (0: the whole history).")
+        int | None,
+        Query(ge=0, le=MAX_BIGINT, description="Send events after this id (0: the whole history)."),
     ] = None,
     tail: Annotated[
         int | None,
         Query(
             ge=0,
+            le=MAX_BIGINT,
             description="Start with the newest N events and the latest status event (a live "
             "view without the history); ignored with `since` or Last-Event-ID.",
         ),
@@ -77,7 +81,7 @@ def stream_events(
                 f"query.types: {kind!r} is not one of {', '.join(EVENT_TYPES)}",
             )
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
+        if not last_event_id.strip().isdigit() or int(last_event_id) > MAX_BIGINT:
             raise AppError(
                 ErrorCode.validation_error,
                 "header.Last-Event-ID: must be the id of an event (a non-negative integer)",

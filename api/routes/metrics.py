@@ -15,6 +15,8 @@ from api.schemas.metric_history import MetricHistory
 from api.schemas.metrics import MetricList, MetricPoint
 from api.services import metric_history
 
+MAX_BIGINT = 2**63 - 1  # the database's step column; larger is a 422, not a 500
+
 router = APIRouter(prefix="/v1/jobs", tags=["metrics"])
 
 
@@ -36,8 +38,12 @@ def list_metrics(
     stage: Annotated[
         str | None, Query(max_length=20, description="Only this stage (e.g. train, validate).")
     ] = None,
-    step_min: Annotated[int | None, Query(ge=0, description="Smallest step, inclusive.")] = None,
-    step_max: Annotated[int | None, Query(ge=0, description="Largest step, inclusive.")] = None,
+    step_min: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Smallest step, inclusive.")
+    ] = None,
+    step_max: Annotated[
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Largest step, inclusive.")
+    ] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, le=10_000, description="Page size (JSON default 1000; CSV default: all)."),

@@ -230,3 +230,55 @@ def record_datamodule_hooks(cls: type) -> type:
     """Like ``record_module_hooks``, for a datamodule: entries are ``DM.<name>``."""
     body = {n: _recording_method(cls, n, "DM.", 0) for n in DATAMODULE_HOOKS}
     return type(cls.__name__, (cls,), body)
+
+
+# --- unit-test doubles (trainer_core only; added by the trainer_core engineer) ------------------
+
+
+def tiny_loader(n: int = 20, batch_size: int = 4, dim: int = 4, seed: int = 0, **kwargs: Any) -> DataLoader:
+    """``n`` rows of ``dim`` random features as 1-tuples, from a private generator."""
+    from torch.utils.data import TensorDataset
+
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(TensorDataset(torch.randn(n, dim, generator=gen)), batch_size=batch_size, **kwargs)
+
+
+def make_tiny_module(L: ModuleType) -> type:
+    """Linear(4, 1) regressor: logs ``train_loss`` and ``val_loss``, SGD(lr) and no scheduler."""
+
+    class TinyModule(L.LightningModule):
+        def __init__(self, lr: float = 0.1) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layer(x)
+
+        def loss(self, batch: Any) -> torch.Tensor:
+            return self(batch[0]).pow(2).mean()
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = self.loss(batch)
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("val_loss", self.loss(batch))
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    return TinyModule
+
+
+def quiet_kwargs(root: Any, **overrides: Any) -> dict[str, Any]:
+    """Trainer kwargs for unit tests: files under ``root``, no bar, no summary, CSV logs."""
+    from trainer_core.loggers import CSVLogger
+
+    kwargs: dict[str, Any] = dict(
+        default_root_dir=root, enable_progress_bar=False, enable_model_summary=False,
+        logger=CSVLogger(root),
+    )  # fmt: skip
+    kwargs.update(overrides)
+    return kwargs
