@@ -34,7 +34,9 @@ def select_accelerator(accelerator: Any) -> str:
         )
     if name == "mps":
         if not _mps_available():
-            raise MisconfigurationException("`accelerator='mps'` was requested but MPS is unavailable.")
+            raise MisconfigurationException(
+                "`accelerator='mps'` was requested but MPS is unavailable."
+            )
         return "mps"
     if name == "cpu":
         return "cpu"

@@ -50,7 +50,9 @@ def dump_checkpoint(trainer: Trainer, weights_only: bool = False) -> dict[str, A
                 callback_states[callback.state_key] = callback_state
         checkpoint["callbacks"] = callback_states
         checkpoint["optimizer_states"] = [opt.state_dict() for opt in trainer.optimizers]
-        checkpoint["lr_schedulers"] = [c.scheduler.state_dict() for c in trainer.lr_scheduler_configs]
+        checkpoint["lr_schedulers"] = [
+            c.scheduler.state_dict() for c in trainer.lr_scheduler_configs
+        ]
         precision = trainer.precision_plugin
         precision_state = precision.state_dict()
         if precision_state and precision.state_key:
@@ -125,7 +127,12 @@ def resolve_ckpt_path(trainer: Trainer, fn: TrainerFn, ckpt_path: Any, model_pro
     if ckpt_path is None:
         callback = trainer.checkpoint_callback
         best = getattr(callback, "best_model_path", "")
-        if fn == TrainerFn.FITTING or model_provided or trainer.lightning_module is None or not best:
+        if (
+            fn == TrainerFn.FITTING
+            or model_provided
+            or trainer.lightning_module is None
+            or not best
+        ):
             return None
         warnings.warn(
             f"`.{fn.value}(ckpt_path=None)` was called without a model. The best model of the "
@@ -138,7 +145,9 @@ def resolve_ckpt_path(trainer: Trainer, fn: TrainerFn, ckpt_path: Any, model_pro
     if ckpt_path == "best":
         callback = trainer.checkpoint_callback
         if callback is None:
-            raise ValueError(f'`.{fn.value}(ckpt_path="best")` is set but `ModelCheckpoint` is not configured.')
+            raise ValueError(
+                f'`.{fn.value}(ckpt_path="best")` is set but `ModelCheckpoint` is not configured.'
+            )
         if not callback.best_model_path:
             raise ValueError(
                 f'`.{fn.value}(ckpt_path="best")` is set but `ModelCheckpoint` has not saved a '
@@ -157,7 +166,9 @@ def resolve_ckpt_path(trainer: Trainer, fn: TrainerFn, ckpt_path: Any, model_pro
             return None
         return max(candidates, key=os.path.getmtime)
     if ckpt_path in ("hpc", "registry") or str(ckpt_path).startswith("registry:"):
-        raise ValueError(f"`ckpt_path={ckpt_path!r}` is not supported by trainer_core: pass a path.")
+        raise ValueError(
+            f"`ckpt_path={ckpt_path!r}` is not supported by trainer_core: pass a path."
+        )
     return os.fspath(ckpt_path)
 
 
@@ -211,9 +222,13 @@ def restore_training_state(trainer: Trainer, checkpoint: dict[str, Any]) -> None
             "Trying to restore optimizer state but checkpoint contains only the model. This is "
             "probably due to `ModelCheckpoint.save_weights_only` being set to `True`."
         )
-    for optimizer, opt_state in zip(trainer.optimizers, checkpoint["optimizer_states"], strict=False):
+    for optimizer, opt_state in zip(
+        trainer.optimizers, checkpoint["optimizer_states"], strict=False
+    ):
         optimizer.load_state_dict(opt_state)
-    for config, sched_state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"], strict=False):
+    for config, sched_state in zip(
+        trainer.lr_scheduler_configs, checkpoint["lr_schedulers"], strict=False
+    ):
         config.scheduler.load_state_dict(sched_state)
 
 
@@ -223,11 +238,15 @@ def _restore_loops(trainer: Trainer, checkpoint: dict[str, Any]) -> None:
     if not fit:  # a checkpoint without progress: trust its epoch / global_step
         state.current_epoch = int(checkpoint.get("epoch", 0))
         state.global_step = int(checkpoint.get("global_step", 0))
-        state.progress.epoch.total.update(dict.fromkeys(state.progress.epoch.keys, state.current_epoch))
+        state.progress.epoch.total.update(
+            dict.fromkeys(state.progress.epoch.keys, state.current_epoch)
+        )
         state.progress.epoch.current.update(state.progress.epoch.total)
     else:
         state.progress.load_state_dict(fit)
-        state.batches_that_stepped = int(fit["epoch_loop.state_dict"].get("_batches_that_stepped", 0))
+        state.batches_that_stepped = int(
+            fit["epoch_loop.state_dict"].get("_batches_that_stepped", 0)
+        )
         _restore_fit_progress(trainer, fit)
         state.global_step = _global_step(fit, checkpoint)
         rng = (fit.get("state_dict") or {}).get("trainer_core_rng")
@@ -252,16 +271,22 @@ def _restore_fit_progress(trainer: Trainer, fit: dict[str, Any]) -> None:
     epoch, batch = progress.epoch, progress.batch
     current = epoch.current
     step_based = trainer.args.max_steps != -1
-    unfinished = current["processed"] != current["ready"] or current["processed"] != current["started"]
+    unfinished = (
+        current["processed"] != current["ready"] or current["processed"] != current["started"]
+    )
     restarting = unfinished or step_based
     ready, started, processed, completed = (epoch.total[k] for k in epoch.keys)
     on_epoch_start = restarting and started == ready - 1 and processed == started == completed
-    mid_epoch = restarting and started == ready and processed == started - 1 and completed == processed
+    mid_epoch = (
+        restarting and started == ready and processed == started - 1 and completed == processed
+    )
     on_epoch_end = started == ready and processed == started and completed == processed - 1
     on_batch_end = batch.total["completed"] == batch.total["processed"] - 1
     batches_done = len(set(batch.total.values())) == 1
     if restarting and not batches_done:
         state.batches_that_stepped += 1  # Lightning saves it before counting the current batch
+    # Saved at on_validation_end inside an epoch: that batch's bookkeeping is finished on resume.
+    state.finish_validated_batch = restarting and batches_done and not batch.is_last_batch
     resume_inside = mid_epoch or (restarting and on_epoch_end)
     if restarting:
         if on_batch_end:
@@ -271,8 +296,13 @@ def _restore_fit_progress(trainer: Trainer, fit: dict[str, Any]) -> None:
             epoch.inc("processed")
             epoch.inc("completed")
             resume_inside = False
-        for tracker in (batch, progress.scheduler, progress.optimizer_step, progress.zero_grad,
-                        progress.manual_step):
+        for tracker in (
+            batch,
+            progress.scheduler,
+            progress.optimizer_step,
+            progress.zero_grad,
+            progress.manual_step,
+        ):
             tracker.reset_current_on_restart()
         if on_epoch_start:
             epoch.reset_current_on_restart()

@@ -37,7 +37,9 @@ def _apply_to_tensors(data: Any, fn: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return kind(_apply_to_tensors(v, fn) for v in data)
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        values = {f.name: _apply_to_tensors(getattr(data, f.name), fn) for f in dataclasses.fields(data)}
+        values = {
+            f.name: _apply_to_tensors(getattr(data, f.name), fn) for f in dataclasses.fields(data)
+        }
         return dataclasses.replace(data, **values)
     to = getattr(data, "to", None)
     if callable(to) and not isinstance(data, torch.nn.Module):
@@ -162,3 +164,36 @@ def as_dataloader_list(dataloaders: Any) -> list[Any]:
     if isinstance(dataloaders, (list, tuple)):
         return list(dataloaders)
     return [dataloaders]
+
+
+class CycleLoaders:
+    """Several train loaders in Lightning's "max_size_cycle" mode: run as long as the longest,
+    restarting the shorter ones; each batch is a list (or dict) of one batch per loader."""
+
+    def __init__(self, loaders: Any) -> None:
+        self.keys = list(loaders) if isinstance(loaders, Mapping) else None
+        self.loaders = list(loaders.values()) if isinstance(loaders, Mapping) else list(loaders)
+
+    def __len__(self) -> int:
+        lengths = [dataloader_length(loader) for loader in self.loaders]
+        if any(math.isinf(n) for n in lengths):
+            raise TypeError("a loader without length")
+        return int(max(lengths))
+
+    def __iter__(self) -> Any:
+        iterators = [iter(loader) for loader in self.loaders]
+        exhausted = [False] * len(iterators)
+        while True:
+            batch = []
+            for i, loader in enumerate(self.loaders):
+                try:
+                    batch.append(next(iterators[i]))
+                except StopIteration:
+                    exhausted[i] = True
+                    if all(exhausted):
+                        return
+                    iterators[i] = iter(loader)
+                    batch.append(next(iterators[i]))
+            if all(exhausted):
+                return
+            yield dict(zip(self.keys, batch, strict=True)) if self.keys is not None else batch

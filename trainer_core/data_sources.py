@@ -36,6 +36,7 @@ class DataSources:
     def __init__(self, trainer: Trainer, explicit: dict[str, Any]) -> None:
         self.trainer = trainer
         self.explicit = explicit
+        self.keys: dict[str, list[Any] | None] = {}  # a dict of loaders keeps its keys
 
     def is_defined(self, stage: str) -> bool:
         if self.explicit.get(stage) is not None:
@@ -57,8 +58,13 @@ class DataSources:
                 loaders = getattr(datamodule, hook.value)()
             else:
                 loaders = trainer._call(hook)
-        prepared = [self._prepare(loader, stage) for loader in as_dataloader_list(loaders)]
-        return prepared
+        self.keys[stage] = list(loaders) if isinstance(loaders, dict) else None
+        return [self._prepare(loader, stage) for loader in as_dataloader_list(loaders)]
+
+    def explicit_train_structure(self, prepared: list[Any]) -> Any:
+        """A dict of train loaders keeps its keys (batches become dicts); otherwise a list."""
+        keys = self.keys.get("train")
+        return dict(zip(keys, prepared, strict=True)) if keys is not None else prepared
 
     def _prepare(self, loader: Any, stage: str) -> Any:
         if self.trainer.args.overfit_batches > 0 and stage in ("train", "val"):

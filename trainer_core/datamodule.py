@@ -47,7 +47,9 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
 
         def loaders(ds: Any, shuffle: bool) -> Any:
             def one(d: Any) -> DataLoader:
-                return DataLoader(d, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers)
+                return DataLoader(
+                    d, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers
+                )
 
             if isinstance(ds, dict):
                 return {k: one(v) for k, v in ds.items()}

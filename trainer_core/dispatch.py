@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from trainer_core.callbacks.base import Callback
 from trainer_core.data import move_data_to_device
-from trainer_core.events import Event, ModuleHook
+from trainer_core.events import MONITORING_CALLBACK_NAMES, Event, ModuleHook
 
 if TYPE_CHECKING:
     from trainer_core.module import LightningModule
 
-_MONITORING = ("EarlyStopping", "ModelCheckpoint", "Checkpoint")
 _NOTHING: tuple[tuple[Any, ...], Any] = ((), None)
 
 
@@ -157,4 +156,4 @@ def overrides(obj: Any, base: type, name: str) -> bool:
 
 
 def _is_monitoring(callback: Any) -> bool:
-    return any(cls.__name__ in _MONITORING for cls in type(callback).__mro__)
+    return any(cls.__name__ in MONITORING_CALLBACK_NAMES for cls in type(callback).__mro__)

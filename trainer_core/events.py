@@ -34,7 +34,8 @@ The loop, as pseudocode (``CB.x`` = every callback, then the module)::
                     closure: training_step
                              CB.on_before_zero_grad; optimizer_zero_grad (first of a window)
                              CB.on_before_backward; backward; CB.on_after_backward
-                    CB.on_before_optimizer_step; configure_gradient_clipping; step
+                    CB.on_before_optimizer_step; configure_gradient_clipping (-> clip_gradients);
+                    the real step
                 lr_scheduler_step (step interval; epoch interval on the last batch)
                 CB.on_train_batch_end
                 if val check: on_validation_model_zero_grad; <eval epoch>
@@ -43,13 +44,17 @@ The loop, as pseudocode (``CB.x`` = every callback, then the module)::
             lr_scheduler_step (plateau, epoch interval)
         CB.on_train_end; CB.on_fit_end; CB.teardown("fit")
 
-    <eval epoch> (validation / test; predict has no logging and collects outputs):
+    <eval epoch> (validation; test is the same with on_test_* / test_step / test_dataloader):
         on_validation_model_eval; CB.on_validation_start; CB.on_validation_epoch_start
         for batch: transfer hooks; CB.on_validation_batch_start; validation_step;
                    CB.on_validation_batch_end
         CB.on_validation_epoch_end; CB.on_validation_end; [on_validation_model_train]
 
-    predict: on_predict_model_eval; CB.on_predict_start; CB.on_predict_epoch_start;
+    test: test_dataloader; on_test_model_eval; CB.on_test_start; CB.on_test_epoch_start;
+          per batch CB.on_test_batch_start; test_step; CB.on_test_batch_end;
+          CB.on_test_epoch_end; CB.on_test_end; [on_test_model_train]
+
+    predict: predict_dataloader; on_predict_model_eval; CB.on_predict_start; CB.on_predict_epoch_start;
              per batch CB.on_predict_batch_start; predict_step; CB.on_predict_batch_end;
              CB.on_predict_epoch_end; CB.on_predict_end
 
@@ -178,6 +183,12 @@ def log_policy(hook_name: str | None) -> LogPolicy:
 
 
 _BY_NAME: dict[str, _Hook] = {m.value: m for m in list(Event) + list(ModuleHook)}
+
+# Hooks only callbacks have (the module has no such method), and steps the module may leave out.
+CALLBACK_ONLY = frozenset(
+    {Event.ON_SANITY_CHECK_START, Event.ON_SANITY_CHECK_END, Event.ON_EXCEPTION}
+)
+OPTIONAL_STEPS = frozenset({ModuleHook.VALIDATION_STEP, ModuleHook.TEST_STEP})
 
 # Callbacks whose on_train_epoch_end runs after the module's (they read its epoch-end metrics).
 MONITORING_CALLBACK_NAMES = ("EarlyStopping", "ModelCheckpoint", "Checkpoint")

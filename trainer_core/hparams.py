@@ -22,6 +22,8 @@ class HyperparametersMixin:
     """Records the ``__init__`` arguments as ``self.hparams``."""
 
     __jit_unused_properties__: list[str] = ["hparams", "hparams_initial"]
+    _hparams: Any
+    _hparams_initial: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

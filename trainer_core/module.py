@@ -11,10 +11,9 @@ import torch
 from torch import nn
 from torch.optim import Optimizer
 
-from trainer_core.events import LogPolicy, log_policy
 from trainer_core.hooks import CheckpointHooks, DataHooks, ModelHooks
 from trainer_core.hparams import HyperparametersMixin
-from trainer_core.logging.results import DATALOADER_SUFFIX, parse_reduce_fx
+from trainer_core.logging.options import CHECKED_OPTIONS, check_options
 from trainer_core.saving import restricted_classmethod
 from trainer_core.utilities.exceptions import MisconfigurationException
 
@@ -49,10 +48,10 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
 
     @property
     def device(self) -> torch.device:
-        for tensor in self.parameters():
-            return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for param in self.parameters():
+            return param.device
+        for buffer in self.buffers():
+            return buffer.device
         return self._device_fallback
 
     @property
@@ -163,11 +162,12 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
             return
         fx = self._current_fx_name
         key = (fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, add_dataloader_idx)
-        options = _CHECKED_OPTIONS.get(key)
+        options = CHECKED_OPTIONS.get(key)
         if options is None:
-            options = _check_options(fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx,
-                                     add_dataloader_idx)
-            _CHECKED_OPTIONS[key] = options
+            options = check_options(
+                fx, name, prog_bar, logger, on_step, on_epoch, reduce_fx, add_dataloader_idx
+            )
+            CHECKED_OPTIONS[key] = options
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 raise ValueError(
@@ -184,7 +184,9 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
 
     def _log_value_to_tensor(self, name: str, value: Any) -> Any:
         if isinstance(value, Mapping):
-            raise ValueError(f"`self.log({name}, {value})` was called, but nested dicts can't be logged.")
+            raise ValueError(
+                f"`self.log({name}, {value})` was called, but nested dicts can't be logged."
+            )
         if isinstance(value, bool):
             return torch.tensor(float(value), device=self.device)
         if isinstance(value, numbers.Number) and not isinstance(value, complex):
@@ -357,51 +359,3 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         state = dict(self.__dict__)
         state["_trainer"] = None  # a trainer holds dataloaders and files; never pickle it along
         return state
-
-
-_CHECKED_OPTIONS: dict[tuple, tuple] = {}  # validated self.log options, per hook and key
-
-
-def _check_options(
-    fx: str | None,
-    name: str,
-    prog_bar: bool,
-    logger: bool | None,
-    on_step: bool | None,
-    on_epoch: bool | None,
-    reduce_fx: Any,
-    add_dataloader_idx: bool,
-) -> tuple:
-    """Apply the per-hook defaults and refuse what the hook does not allow (spec 2.2)."""
-    policy = log_policy(fx)
-    if policy is LogPolicy.FORBIDDEN:
-        raise MisconfigurationException(
-            f"You can't `self.log({name!r}, ...)` inside `{fx}`: logging is only allowed in the "
-            "training/validation/test steps and their batch, epoch and start hooks."
-        )
-    if on_step is None:
-        on_step = policy.default_on_step
-    if on_epoch is None:
-        on_epoch = not policy.default_on_step
-    if not on_step and not on_epoch:
-        raise MisconfigurationException(
-            f"`self.log({name!r}, on_step=False, on_epoch=False)` logs nothing: set one of them."
-        )
-    if policy is LogPolicy.EPOCH and (on_step or not on_epoch):
-        raise MisconfigurationException(
-            f"You can't `self.log({name!r}, on_step={on_step}, on_epoch={on_epoch})` in `{fx}`: "
-            "it only allows on_step=False, on_epoch=True."
-        )
-    if add_dataloader_idx and DATALOADER_SUFFIX.format("") in name:
-        raise MisconfigurationException(
-            f"You called `self.log` with the key `{name}` that contains `/dataloader_idx_`, which "
-            "is reserved. Rename it or pass `add_dataloader_idx=False`."
-        )
-    return (
-        prog_bar,
-        True if logger is None else logger,
-        on_step,
-        on_epoch,
-        parse_reduce_fx(reduce_fx),
-        add_dataloader_idx,
-    )

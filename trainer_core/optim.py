@@ -71,9 +71,13 @@ def configure_optimizers(
         parts = [_from_dict(d) for d in value]
         optimizers = [o for p in parts for o in p[0]]
         schedulers = [s for p in parts for s in p[1]]
-    elif isinstance(value, (list, tuple)) and value and all(isinstance(o, Optimizer) for o in value):
+    elif (
+        isinstance(value, (list, tuple)) and value and all(isinstance(o, Optimizer) for o in value)
+    ):
         optimizers = list(value)
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], (list, tuple)):
+    elif (
+        isinstance(value, (list, tuple)) and len(value) == 2 and isinstance(value[0], (list, tuple))
+    ):
         optimizers = list(value[0])
         schedulers = list(value[1]) if isinstance(value[1], (list, tuple)) else [value[1]]
         if not all(isinstance(o, Optimizer) for o in optimizers):
@@ -92,7 +96,9 @@ def _from_dict(value: Mapping[str, Any]) -> tuple[list[Optimizer], list[Any], st
         )
     extra = set(value) - {"optimizer", "lr_scheduler", "monitor"}
     if extra:
-        warnings.warn(f"Found unsupported keys in the optimizer configuration: {extra}", stacklevel=4)
+        warnings.warn(
+            f"Found unsupported keys in the optimizer configuration: {extra}", stacklevel=4
+        )
     schedulers = [value["lr_scheduler"]] if value.get("lr_scheduler") is not None else []
     monitor = value.get("monitor")
     if monitor is not None and schedulers and not isinstance(schedulers[0], Mapping):
@@ -109,16 +115,16 @@ def _scheduler_config(scheduler: Any, monitor: str | None) -> LRSchedulerConfig:
             )
         unknown = set(scheduler) - _CONFIG_KEYS
         if unknown:
-            warnings.warn(f"Found unsupported keys in the lr scheduler dict: {unknown}.", stacklevel=4)
+            warnings.warn(
+                f"Found unsupported keys in the lr scheduler dict: {unknown}.", stacklevel=4
+            )
         kwargs = {k: v for k, v in scheduler.items() if k in _CONFIG_KEYS}
         if "interval" in kwargs and kwargs["interval"] not in ("step", "epoch"):
             raise MisconfigurationException(
                 'The "interval" key in lr scheduler dict must be "step" or "epoch", but is '
                 f'"{kwargs["interval"]}"'
             )
-        kwargs.setdefault(
-            "reduce_on_plateau", isinstance(kwargs["scheduler"], ReduceLROnPlateau)
-        )
+        kwargs.setdefault("reduce_on_plateau", isinstance(kwargs["scheduler"], ReduceLROnPlateau))
         config = LRSchedulerConfig(**kwargs)
     else:
         config = LRSchedulerConfig(
@@ -141,7 +147,9 @@ class LightningOptimizer:
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
-        self.__dict__ = {k: v for k, v in optimizer.__dict__.items() if k not in ("step", "__del__")}
+        self.__dict__ = {
+            k: v for k, v in optimizer.__dict__.items() if k not in ("step", "__del__")
+        }
         self._optimizer = optimizer
         self._step_fn: Callable[..., Any] | None = None
         name = "Lightning" + optimizer.__class__.__name__

@@ -17,6 +17,7 @@ _ALIASES = {
     "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed", "64": "64-true", "64-true": "64-true",
     "16-true": "16-true", "bf16-true": "bf16-true",
 }  # fmt: skip
+_NO_AUTOCAST = contextlib.nullcontext()  # reusable: full precision needs no per-step object
 _TRUE_DTYPES = {"64-true": torch.float64, "16-true": torch.float16, "bf16-true": torch.bfloat16}
 
 
@@ -40,7 +41,7 @@ class Precision:
         self.device_type = device_type
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext()
+        return _NO_AUTOCAST
 
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         return module

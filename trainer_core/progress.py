@@ -69,13 +69,21 @@ class FitProgress:
 
     def start_epoch(self) -> None:
         """A new epoch: the per-epoch ("current") counters start from zero."""
-        for tracker in (self.batch, self.scheduler, self.optimizer_step, self.zero_grad,
-                        self.manual_step):
+        for tracker in (
+            self.batch,
+            self.scheduler,
+            self.optimizer_step,
+            self.zero_grad,
+            self.manual_step,
+        ):
             tracker.reset_current()
         self.val_batch.total = dict.fromkeys(self.val_batch.keys, 0)
 
     def state_dict(self, batches_that_stepped: int, extra: dict[str, Any]) -> dict[str, Any]:
-        optimizer = {"step": self.optimizer_step.state_dict(), "zero_grad": self.zero_grad.state_dict()}
+        optimizer = {
+            "step": self.optimizer_step.state_dict(),
+            "zero_grad": self.zero_grad.state_dict(),
+        }
         return {
             "state_dict": extra,
             "epoch_loop.state_dict": {"_batches_that_stepped": batches_that_stepped},

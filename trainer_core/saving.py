@@ -49,7 +49,9 @@ def load_checkpoint_file(
         )
     try:
         checkpoint = torch.load(
-            path, map_location=map_location or _default_map_location, weights_only=bool(weights_only)
+            path,
+            map_location=map_location or _default_map_location,
+            weights_only=bool(weights_only),
         )
     except Exception as exc:
         raise ValueError(
@@ -83,9 +85,9 @@ def _load_hparams_file(path: Any) -> dict[str, Any]:
     raise ValueError(f"`hparams_file` must be a .yaml or .csv file, got {path!r}.")
 
 
-def _init_kwargs(cls: type, checkpoint: dict[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
+def _init_kwargs(cls: Any, checkpoint: dict[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
     """Filter hparams to the __init__ signature, or wrap them in the one named container arg."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     takes_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
     name = checkpoint.get("hparams_name")
     if name and name != "kwargs" and name in params:
@@ -96,7 +98,7 @@ def _init_kwargs(cls: type, checkpoint: dict[str, Any], hparams: dict[str, Any])
 
 
 def load_module_from_checkpoint(
-    cls: type,
+    cls: Any,
     checkpoint_path: Any,
     map_location: Any = None,
     hparams_file: Any = None,

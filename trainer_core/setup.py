@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from trainer_core.callbacks.base import Callback
@@ -41,6 +42,8 @@ class TrainerArgs:
     default_root_dir: str
     enable_autolog_hparams: bool
     barebones: bool
+    max_time_s: float | None
+    detect_anomaly: bool
 
 
 def parse_args(**kw: Any) -> TrainerArgs:
@@ -95,6 +98,29 @@ def parse_args(**kw: Any) -> TrainerArgs:
         default_root_dir=root,
         enable_autolog_hparams=kw["enable_autolog_hparams"],
         barebones=kw["barebones"],
+        max_time_s=_seconds(kw["max_time"]),
+        detect_anomaly=kw["detect_anomaly"],
+    )
+
+
+def _seconds(max_time: Any) -> float | None:
+    """max_time as "DD:HH:MM:SS", a timedelta or a dict of timedelta arguments."""
+    if max_time is None:
+        return None
+    if isinstance(max_time, timedelta):
+        return max_time.total_seconds()
+    if isinstance(max_time, dict):
+        return timedelta(**max_time).total_seconds()
+    if isinstance(max_time, str):
+        parts = max_time.split(":")
+        if len(parts) == 4 and all(p.isdigit() for p in parts):
+            days, hours, minutes, seconds = map(int, parts)
+            return timedelta(
+                days=days, hours=hours, minutes=minutes, seconds=seconds
+            ).total_seconds()
+    raise MisconfigurationException(
+        f"`max_time={max_time!r}` is not understood: use 'DD:HH:MM:SS', a timedelta or a dict "
+        "such as {'hours': 1}."
     )
 
 
@@ -157,8 +183,10 @@ def build_callbacks(
     from trainer_core.callbacks.model_summary import ModelSummary
     from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
 
-    user = list(callbacks) if isinstance(callbacks, (list, tuple)) else (
-        [callbacks] if callbacks is not None else []
+    user = (
+        list(callbacks)
+        if isinstance(callbacks, (list, tuple))
+        else ([callbacks] if callbacks is not None else [])
     )
     has_checkpoint = any(isinstance(cb, ModelCheckpoint) for cb in user)
     if has_checkpoint and not enable_checkpointing:
@@ -190,10 +218,14 @@ def checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
     return others + [cb for cb in callbacks if isinstance(cb, ModelCheckpoint)]
 
 
-def merge_model_callbacks(trainer_callbacks: list[Callback], model_callbacks: Any) -> list[Callback]:
+def merge_model_callbacks(
+    trainer_callbacks: list[Callback], model_callbacks: Any
+) -> list[Callback]:
     """configure_callbacks(): each replaces trainer callbacks of the same (or a parent) type."""
-    extra = list(model_callbacks) if isinstance(model_callbacks, (list, tuple)) else (
-        [model_callbacks] if model_callbacks else []
+    extra = (
+        list(model_callbacks)
+        if isinstance(model_callbacks, (list, tuple))
+        else ([model_callbacks] if model_callbacks else [])
     )
     if not extra:
         return trainer_callbacks

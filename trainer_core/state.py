@@ -41,7 +41,9 @@ class RunningStage(StrEnum):
     def dataloader_prefix(self) -> str | None:
         if self is RunningStage.SANITY_CHECKING:
             return "val"
-        return {"train": "train", "validate": "val", "test": "test", "predict": "predict"}[self.value]
+        return {"train": "train", "validate": "val", "test": "test", "predict": "predict"}[
+            self.value
+        ]
 
 
 @dataclass
@@ -60,6 +62,7 @@ class TrainerState:
     is_last_batch: bool = False
     resume_mid_epoch: bool = False  # restored mid-epoch: no on_train_epoch_start, keep batch_idx
     restarting: bool = False  # restored mid-run from a checkpoint: no sanity check
+    finish_validated_batch: bool = False  # restored right after an in-epoch validation
     # where the fit loop is, for the progress counters a checkpoint records:
     # "batch_end" (in on_train_batch_end), "val" (validating after a batch), "epoch_end", ""
     phase: str = ""

@@ -224,7 +224,9 @@ class Trainer(HookDispatch):
         first = self.loggers[0]
         from trainer_core.loggers import CSVLogger, TensorBoardLogger
 
-        return first.log_dir if isinstance(first, (CSVLogger, TensorBoardLogger)) else first.save_dir
+        return (
+            first.log_dir if isinstance(first, (CSVLogger, TensorBoardLogger)) else first.save_dir
+        )
 
     @property
     def checkpoint_callbacks(self) -> list[Any]:

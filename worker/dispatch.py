@@ -58,4 +58,4 @@ def _redis_messages(settings: Settings) -> bytes:
         raw += client.hvals("unacked")
     finally:
         client.close()
-    return b"\n".join(raw)
+    return b"\n".join(m if isinstance(m, bytes) else m.encode() for m in raw)

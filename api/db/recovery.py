@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from api.db.jobs import lock_job, transition_job
@@ -126,7 +126,7 @@ def reap_lost_jobs(session: Session, now: datetime, timeout: float) -> list[Job]
 
 
 def _take_lost(session: Session, job_id: str, cutoff: datetime, now: datetime) -> bool:
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Job)
         .where(
             Job.id == job_id,
@@ -168,7 +168,7 @@ def take_for_dispatch(session: Session, job_id: str, seen: datetime | None, now:
 
     Commits. True means this caller, and no concurrent one, sends the message.
     """
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Job)
         .where(
             Job.id == job_id,

@@ -133,9 +133,7 @@ def queued_job(url: str, *, age_s: float, dispatched_age_s: float | None = None)
 
 def resend(url: str, dispatch: Any, probe: Any = None) -> list[str]:
     with session_scope(url) as s:
-        return resend_undispatched(
-            s, utcnow(), dispatch, grace_s=10, stale_after_s=60, probe=probe
-        )
+        return resend_undispatched(s, utcnow(), dispatch, grace_s=10, stale_after_s=60, probe=probe)
 
 
 def test_jobs_never_sent_are_sent_after_the_grace_period(database_url: str) -> None:

@@ -4,7 +4,7 @@
   real uvicorn API and a real Celery worker (tests/e2e's `start_stack`).
 - `cli`: `cli(*args, token=..., timeout=...)` runs `python -m trainyard ARGS` with TRAINYARD_URL
   and TRAINYARD_TOKEN set for a fresh project of the stack; returns the CompletedProcess.
-- `finished_job` (module): the id of examples/autoencoder.yaml, submitted with `--watch` once.
+- `submitted` (module): examples/autoencoder.yaml submitted once with `--watch` (id, output).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,3 @@ def submitted(module_cli: Cli, cli_stack: Stack) -> dict[str, Any]:
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{cli_stack.logs()}"
     job_id = result.stdout.split("submitted job ", 1)[1].split()[0]
     return {"id": job_id, "stdout": result.stdout}
-
-
-FinishedJob = Callable[[], str]

@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.cli.conftest import Cli, ok
 
 
@@ -109,4 +107,16 @@ def test_errors_print_the_error_code_and_exit_nonzero(
     assert "module.name" in bad.stderr or "nope" in bad.stderr
     unreachable = cli("jobs", "--url", "http://127.0.0.1:9")
     assert unreachable.returncode == 1 and "cannot reach the Trainyard server" in unreachable.stderr
-    assert httpx  # noqa: B018 - keep the import for readers: the CLI is plain HTTP
+
+
+def test_a_jobs_output_lines_reach_logs_and_the_live_view(cli: Cli, tmp_path: Path) -> None:
+    from tests.service_doubles import tiny_spec
+
+    spec = tiny_spec(module_params={"say": "hello from inside the job"}, max_epochs=1)
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    watched = ok(cli("submit", "spec.json", "--watch", "--logs"))
+    assert "[stdout] hello from inside the job" in watched  # live, from the event stream
+    job_id = watched.split("submitted job ", 1)[1].split()[0]
+    stored = ok(cli("logs", job_id))
+    assert "hello from inside the job" in stored.splitlines()
+    assert any("logged: hello from inside the job" in line for line in stored.splitlines())

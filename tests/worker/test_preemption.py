@@ -160,4 +160,8 @@ def test_user_errors_are_not_retried(settings: Settings) -> None:
     sent: list[str] = []
     assert run_job(job_id, settings, send=sent.append) == "failed"
     row = job_row(settings, job_id)
-    assert (row.failure_class, row.attempts[-1]["outcome"], sent) == ("user_error", "user_error", [])
+    assert (row.failure_class, row.attempts[-1]["outcome"], sent) == (
+        "user_error",
+        "user_error",
+        [],
+    )

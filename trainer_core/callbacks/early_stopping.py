@@ -46,7 +46,9 @@ class EarlyStopping(Callback):
         log_rank_zero_only: bool = False,
     ) -> None:
         if mode not in self.mode_dict:
-            raise MisconfigurationException(f"`mode` can be {', '.join(self.mode_dict)}, got {mode}")
+            raise MisconfigurationException(
+                f"`mode` can be {', '.join(self.mode_dict)}, got {mode}"
+            )
         self.monitor = monitor
         self.min_delta = torch.tensor(min_delta if mode == "max" else -min_delta).abs()
         if mode == "min":
@@ -100,7 +102,9 @@ class EarlyStopping(Callback):
 
     def _should_skip_check(self, trainer: Trainer) -> bool:
         return (
-            trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking or bool(trainer.fast_dev_run)
+            trainer.state.fn != TrainerFn.FITTING
+            or trainer.sanity_checking
+            or bool(trainer.fast_dev_run)
         )
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -149,7 +153,9 @@ class EarlyStopping(Callback):
                 f"Monitored metric {self.monitor} = {current} is not finite. Previous best value was "
                 f"{self.best_score:.3f}. Signaling Trainer to stop."
             )
-        elif self.stopping_threshold is not None and self.monitor_op(current, self.stopping_threshold):
+        elif self.stopping_threshold is not None and self.monitor_op(
+            current, self.stopping_threshold
+        ):
             should_stop, self.stopping_reason = True, EarlyStoppingReason.STOPPING_THRESHOLD
             reason = (
                 "Stopping threshold reached: "

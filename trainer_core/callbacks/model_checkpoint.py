@@ -6,17 +6,16 @@ How a checkpoint is built and written lives in ``trainer_core.checkpoint_io``.
 from __future__ import annotations
 
 import os
-import re
 import time
 import warnings
 from copy import deepcopy
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
 from trainer_core.callbacks.base import Callback
+from trainer_core.callbacks.checkpoint_naming import default_dirpath, format_name, remove_replaced
 from trainer_core.state import TrainerFn
 from trainer_core.utilities.exceptions import MisconfigurationException
 
@@ -102,14 +101,18 @@ class ModelCheckpoint(Checkpoint):
 
     def _validate_configuration(self) -> None:
         if self.save_top_k < -1:
-            raise MisconfigurationException(f"Invalid value for save_top_k={self.save_top_k}. Must be >= -1")
+            raise MisconfigurationException(
+                f"Invalid value for save_top_k={self.save_top_k}. Must be >= -1"
+            )
         if self._every_n_train_steps < 0 or self._every_n_epochs < 0:
             raise MisconfigurationException(
                 "`every_n_train_steps` and `every_n_epochs` must be >= 0, got "
                 f"{self._every_n_train_steps} and {self._every_n_epochs}."
             )
-        triggers = (self._every_n_train_steps >= 1) + (self._every_n_epochs >= 1) + (
-            self._train_time_interval is not None
+        triggers = (
+            (self._every_n_train_steps >= 1)
+            + (self._every_n_epochs >= 1)
+            + (self._train_time_interval is not None)
         )
         if triggers > 1:
             raise MisconfigurationException(
@@ -135,7 +138,9 @@ class ModelCheckpoint(Checkpoint):
     ) -> None:
         if self._every_n_train_steps < 1 and self._train_time_interval is None:
             return  # only epoch-based saving: nothing to decide per batch
-        skip_batch = self._every_n_train_steps < 1 or trainer.global_step % self._every_n_train_steps
+        skip_batch = (
+            self._every_n_train_steps < 1 or trainer.global_step % self._every_n_train_steps
+        )
         skip_time = True
         now = time.monotonic()
         if self._train_time_interval is not None and self._last_time_checked is not None:
@@ -170,7 +175,9 @@ class ModelCheckpoint(Checkpoint):
             return
         self._save_on_schedule(trainer)
 
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
         if not self.save_on_exception or trainer.state.fn != TrainerFn.FITTING:
             return
         candidates = self._monitor_candidates(trainer)
@@ -198,7 +205,9 @@ class ModelCheckpoint(Checkpoint):
         dirpath_from_ckpt = state_dict.get("dirpath", self.dirpath)
         if self.dirpath == dirpath_from_ckpt:
             self.best_model_score = state_dict["best_model_score"]
-            self.kth_best_model_path = state_dict.get("kth_best_model_path", self.kth_best_model_path)
+            self.kth_best_model_path = state_dict.get(
+                "kth_best_model_path", self.kth_best_model_path
+            )
             self.kth_value = state_dict.get("kth_value", self.kth_value)
             self.best_k_models = state_dict.get("best_k_models", self.best_k_models)
             self.last_model_path = state_dict.get("last_model_path", self.last_model_path)
@@ -241,8 +250,12 @@ class ModelCheckpoint(Checkpoint):
     def _monitor_candidates(self, trainer: Trainer) -> dict[str, torch.Tensor]:
         candidates = deepcopy(trainer.callback_metrics)
         epoch, step = candidates.get("epoch"), candidates.get("step")
-        candidates["epoch"] = epoch.int() if isinstance(epoch, torch.Tensor) else torch.tensor(trainer.current_epoch)
-        candidates["step"] = step.int() if isinstance(step, torch.Tensor) else torch.tensor(trainer.global_step)
+        candidates["epoch"] = (
+            epoch.int() if isinstance(epoch, torch.Tensor) else torch.tensor(trainer.current_epoch)
+        )
+        candidates["step"] = (
+            step.int() if isinstance(step, torch.Tensor) else torch.tensor(trainer.global_step)
+        )
         return candidates
 
     # ---- which files --------------------------------------------------------------------------
@@ -283,7 +296,9 @@ class ModelCheckpoint(Checkpoint):
             del_filepath = self.kth_best_model_path
             self.best_k_models.pop(del_filepath)
         if torch.isnan(current):  # NaN ranks as the worst score
-            current = torch.tensor(float("inf" if self.mode == "min" else "-inf"), device=current.device)
+            current = torch.tensor(
+                float("inf" if self.mode == "min" else "-inf"), device=current.device
+            )
         filepath = self._unique_filepath(candidates, trainer, del_filepath)
         self.current_score = current
         self.best_k_models[filepath] = current
@@ -295,18 +310,19 @@ class ModelCheckpoint(Checkpoint):
         self.best_model_path = best(self.best_k_models, key=self.best_k_models.get)  # type: ignore[arg-type]
         self.best_model_score = self.best_k_models[self.best_model_path]
         if self.verbose:
-            print(f"Epoch {trainer.current_epoch:d}, global step {trainer.global_step:d}: "
-                  f"{self.monitor!r} reached {current.item():0.5f}, saving model to {filepath!r}")
+            print(
+                f"Epoch {trainer.current_epoch:d}, global step {trainer.global_step:d}: "
+                f"{self.monitor!r} reached {current.item():0.5f}, saving model to {filepath!r}"
+            )
         self._save_checkpoint(trainer, filepath)
-        if del_filepath and self._should_remove_checkpoint(trainer, del_filepath, filepath):
-            self._remove_checkpoint(del_filepath)
+        self._replace(trainer, del_filepath, filepath)
 
     def _save_none_monitor_checkpoint(self, trainer: Trainer, candidates: dict) -> None:
         filepath = self._unique_filepath(candidates, trainer, self.best_model_path)
         previous, self.best_model_path = self.best_model_path, filepath
         self._save_checkpoint(trainer, filepath)
-        if self.save_top_k == 1 and previous and self._should_remove_checkpoint(trainer, previous, filepath):
-            self._remove_checkpoint(previous)
+        if self.save_top_k == 1:
+            self._replace(trainer, previous, filepath)
 
     def _save_last_checkpoint(self, trainer: Trainer, candidates: dict) -> None:
         if not self.save_last:
@@ -315,17 +331,20 @@ class ModelCheckpoint(Checkpoint):
         if self._enable_version_counter:
             version = self.STARTING_VERSION
             while os.path.exists(filepath) and filepath != self.last_model_path:
-                filepath = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST, ver=version)
+                filepath = self.format_checkpoint_name(
+                    candidates, self.CHECKPOINT_NAME_LAST, ver=version
+                )
                 version += 1
         previous, self.last_model_path = self.last_model_path, filepath
         if self.save_last == "link" and self._last_checkpoint_saved and self.save_top_k != 0:
             if os.path.lexists(filepath):
                 os.remove(filepath)
-            os.symlink(os.path.relpath(self._last_checkpoint_saved, os.path.dirname(filepath)), filepath)
+            os.symlink(
+                os.path.relpath(self._last_checkpoint_saved, os.path.dirname(filepath)), filepath
+            )
         else:
             self._save_checkpoint(trainer, filepath)
-        if previous and self._should_remove_checkpoint(trainer, previous, filepath):
-            self._remove_checkpoint(previous)
+        self._replace(trainer, previous, filepath)
 
     def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
         trainer.save_checkpoint(filepath, self.save_weights_only)
@@ -334,18 +353,10 @@ class ModelCheckpoint(Checkpoint):
         for logger in trainer.loggers:
             logger.after_save_checkpoint(self)
 
-    def _should_remove_checkpoint(self, trainer: Trainer, previous: str, current: str) -> bool:
-        if previous == current:
-            return False
-        previous_path = Path(previous).absolute()
-        if trainer.ckpt_path is not None and previous_path == Path(trainer.ckpt_path).absolute():
-            return False  # never delete the checkpoint this run resumed from
-        return Path(self.dirpath or "").absolute() in previous_path.parents
-
-    @staticmethod
-    def _remove_checkpoint(filepath: str) -> None:
-        if os.path.lexists(filepath):
-            os.remove(filepath)
+    def _replace(self, trainer: Trainer, previous: str | None, current: str) -> None:
+        """Delete ``previous`` now that ``current`` is written, if it is ours to delete."""
+        if previous:
+            remove_replaced(previous, current, self.dirpath, trainer.ckpt_path)
 
     def _unique_filepath(self, candidates: dict, trainer: Trainer, del_filepath: str | None) -> str:
         filepath = self.format_checkpoint_name(candidates)
@@ -357,44 +368,20 @@ class ModelCheckpoint(Checkpoint):
         return filepath
 
     def format_checkpoint_name(
-        self, metrics: dict[str, Any], filename: str | None = None, ver: int | None = None, prefix: str = ""
+        self,
+        metrics: dict[str, Any],
+        filename: str | None = None,
+        ver: int | None = None,
+        prefix: str = "",
     ) -> str:
         """``{epoch}-{step}`` -> ``epoch=0-step=5.ckpt`` under dirpath, with optional ``-vN``."""
-        name = self._format_name(filename or self.filename, dict(metrics), prefix)
+        name = format_name(
+            filename or self.filename, dict(metrics), prefix, self.auto_insert_metric_name
+        )
         if ver is not None:
             name = self.CHECKPOINT_JOIN_CHAR.join((name, f"v{ver}"))
         name = f"{name}{self.FILE_EXTENSION}"
         return os.path.join(self.dirpath, name) if self.dirpath else name
 
-    def _format_name(self, filename: str | None, metrics: dict[str, Any], prefix: str) -> str:
-        if not filename:
-            filename = "{epoch}" + self.CHECKPOINT_JOIN_CHAR + "{step}"
-        groups = sorted(re.findall(r"(\{.*?)[:\}]", filename), key=len, reverse=True)
-        for group in groups:
-            name = group[1:]
-            if self.auto_insert_metric_name:
-                filename = filename.replace(group, name + self.CHECKPOINT_EQUALS_CHAR + "{" + name)
-            filename = filename.replace(group, f"{{0[{name}]")  # keys may contain dots
-            metrics.setdefault(name, torch.tensor(0))
-        filename = filename.format(metrics)
-        return self.CHECKPOINT_JOIN_CHAR.join([prefix, filename]) if prefix else filename
-
     def _resolve_dir(self, trainer: Trainer) -> str:
-        """Explicit dirpath, else <save_dir>/<name>/<version>/checkpoints, else <root>/checkpoints."""
-        if self.dirpath is not None:
-            return self.dirpath
-        if trainer.loggers:
-            first = trainer.loggers[0]
-            save_dir = first.save_dir if first.save_dir is not None else trainer.default_root_dir
-            version = first.version if isinstance(first.version, str) else f"version_{first.version}"
-            return os.path.join(save_dir, str(first.name), version, "checkpoints")
-        return os.path.join(trainer.default_root_dir, "checkpoints")
-
-    def to_yaml(self, filepath: str | os.PathLike | None = None) -> None:
-        """Write ``best_k_models`` as yaml (path -> score)."""
-        import yaml
-
-        best = {k: v.item() for k, v in self.best_k_models.items()}
-        target = filepath or os.path.join(self.dirpath or "", "best_k_models.yaml")
-        with open(target, "w") as handle:
-            yaml.dump(best, handle)
+        return self.dirpath if self.dirpath is not None else default_dirpath(trainer)

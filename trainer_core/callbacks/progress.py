@@ -30,7 +30,9 @@ class ProgressBar(Callback):
 class TQDMProgressBar(ProgressBar):
     """One bar per train epoch; refreshes every ``refresh_rate`` batches."""
 
-    def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False) -> None:
+    def __init__(
+        self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False
+    ) -> None:
         self.refresh_rate = refresh_rate
         self.process_position = process_position
         self.leave = leave
@@ -96,7 +98,10 @@ class TQDMProgressBar(ProgressBar):
     on_validation_end = on_test_end = on_predict_end = _end_eval  # type: ignore[assignment]
 
     def _postfix(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
-        return {k: f"{v:.3g}" if isinstance(v, float) else v for k, v in self.get_metrics(trainer, pl_module).items()}
+        return {
+            k: f"{v:.3g}" if isinstance(v, float) else v
+            for k, v in self.get_metrics(trainer, pl_module).items()
+        }
 
     @staticmethod
     def _close(bar: Any) -> None:

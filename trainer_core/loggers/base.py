@@ -40,8 +40,9 @@ class Logger(ABC):
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
 
     @abstractmethod
-    def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
-        ...
+    def log_hyperparams(
+        self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any
+    ) -> None: ...
 
     def log_graph(self, model: Any, input_array: Any = None) -> None: ...  # noqa: B027
 
@@ -60,8 +61,10 @@ def next_version(root_dir: str) -> int:
     versions = []
     for entry in os.listdir(root_dir):
         suffix = entry[len("version_") :]
-        if entry.startswith("version_") and suffix.isdigit() and os.path.isdir(
-            os.path.join(root_dir, entry)
+        if (
+            entry.startswith("version_")
+            and suffix.isdigit()
+            and os.path.isdir(os.path.join(root_dir, entry))
         ):
             versions.append(int(suffix))
     return max(versions) + 1 if versions else 0

@@ -100,7 +100,9 @@ class TensorBoardLogger(Logger):
             return
         from torch.utils.tensorboard.summary import hparams
 
-        simple = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
+        simple = {
+            k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()
+        }
         exp, ssi, sei = hparams(simple, metrics or {})
         writer = self.experiment._get_file_writer()
         for summary in (exp, ssi, sei):

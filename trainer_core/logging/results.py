@@ -86,8 +86,17 @@ def _stored_tensor(value: torch.Tensor, name: str, fx: str) -> torch.Tensor:
 class LoggedMetric:
     """One key: its latest step value and the values needed for its epoch reduction."""
 
-    __slots__ = ("meta", "options", "step_value", "values", "weights", "partial", "has_reset",
-                 "computed", "metric_obj")
+    __slots__ = (
+        "meta",
+        "options",
+        "step_value",
+        "values",
+        "weights",
+        "partial",
+        "has_reset",
+        "computed",
+        "metric_obj",
+    )
 
     def __init__(self, meta: MetricMeta) -> None:
         self.meta = meta
@@ -97,6 +106,8 @@ class LoggedMetric:
         self.reset()
 
     def reset(self) -> None:
+        if getattr(self, "metric_obj", None) is not None:
+            self.metric_obj.reset()  # a logged torchmetrics Metric starts the next epoch empty
         self.values: list[torch.Tensor] = []
         self.weights: list[int] = []
         self.partial: tuple[torch.Tensor, float] | None = None
@@ -134,7 +145,9 @@ class LoggedMetric:
         if op in ("mean", "sum"):
             weight = float(sum(self.weights)) if op == "mean" else 1.0
             if op == "mean":
-                stacked = stacked * torch.tensor(self.weights, dtype=stacked.dtype, device=stacked.device)
+                stacked = stacked * torch.tensor(
+                    self.weights, dtype=stacked.dtype, device=stacked.device
+                )
             terms = stacked.detach().cpu().numpy()
             if self.partial is not None:
                 prev, prev_weight = self.partial
@@ -184,7 +197,11 @@ class Results:
         key = (fx, name, dl_idx if options[5] else None)
         metric = self.metrics_by_key.get(key)
         if metric is None:
-            metric = self.metrics_by_key[key] = LoggedMetric(MetricMeta(fx, name, *options, dl_idx))
+            prog_bar, to_logger, on_step, on_epoch, reduce, add_idx = options
+            meta = MetricMeta(
+                fx, name, prog_bar, to_logger, on_step, on_epoch, reduce, add_idx, dl_idx
+            )
+            metric = self.metrics_by_key[key] = LoggedMetric(meta)
             metric.options = options
         elif metric.options != options:
             raise MisconfigurationException(

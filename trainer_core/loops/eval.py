@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,20 +18,34 @@ from trainer_core.state import RunningStage
 if TYPE_CHECKING:
     from trainer_core.trainer import Trainer
 
-_VAL = {
-    "prefix": "val", "step": ModuleHook.VALIDATION_STEP, "eval": ModuleHook.ON_VALIDATION_MODEL_EVAL,
-    "train": ModuleHook.ON_VALIDATION_MODEL_TRAIN, "start": Event.ON_VALIDATION_START,
-    "epoch_start": Event.ON_VALIDATION_EPOCH_START, "batch_start": Event.ON_VALIDATION_BATCH_START,
-    "batch_end": Event.ON_VALIDATION_BATCH_END, "epoch_end": Event.ON_VALIDATION_EPOCH_END,
-    "end": Event.ON_VALIDATION_END,
-}  # fmt: skip
-_TEST = {
-    "prefix": "test", "step": ModuleHook.TEST_STEP, "eval": ModuleHook.ON_TEST_MODEL_EVAL,
-    "train": ModuleHook.ON_TEST_MODEL_TRAIN, "start": Event.ON_TEST_START,
-    "epoch_start": Event.ON_TEST_EPOCH_START, "batch_start": Event.ON_TEST_BATCH_START,
-    "batch_end": Event.ON_TEST_BATCH_END, "epoch_end": Event.ON_TEST_EPOCH_END,
-    "end": Event.ON_TEST_END,
-}  # fmt: skip
+
+@dataclass(frozen=True)
+class _EvalHooks:
+    """The hook names of one evaluation stage (validation or test)."""
+
+    prefix: str
+    step: ModuleHook
+    eval: ModuleHook
+    train: ModuleHook
+    start: Event
+    epoch_start: Event
+    batch_start: Event
+    batch_end: Event
+    epoch_end: Event
+    end: Event
+
+
+_VAL = _EvalHooks(
+    "val", ModuleHook.VALIDATION_STEP, ModuleHook.ON_VALIDATION_MODEL_EVAL,
+    ModuleHook.ON_VALIDATION_MODEL_TRAIN, Event.ON_VALIDATION_START,
+    Event.ON_VALIDATION_EPOCH_START, Event.ON_VALIDATION_BATCH_START,
+    Event.ON_VALIDATION_BATCH_END, Event.ON_VALIDATION_EPOCH_END, Event.ON_VALIDATION_END,
+)  # fmt: skip
+_TEST = _EvalHooks(
+    "test", ModuleHook.TEST_STEP, ModuleHook.ON_TEST_MODEL_EVAL, ModuleHook.ON_TEST_MODEL_TRAIN,
+    Event.ON_TEST_START, Event.ON_TEST_EPOCH_START, Event.ON_TEST_BATCH_START,
+    Event.ON_TEST_BATCH_END, Event.ON_TEST_EPOCH_END, Event.ON_TEST_END,
+)  # fmt: skip
 
 
 def capture_modes(module: torch.nn.Module) -> dict[torch.nn.Module, bool]:
@@ -101,7 +116,7 @@ class EvalLoop:
 
     def run_standalone(self, verbose: bool) -> list[dict[str, Any]]:
         trainer = self.trainer
-        prefix = str(self.hooks["prefix"])
+        prefix = self.hooks.prefix
         limit = trainer.limit_test_batches if prefix == "test" else trainer.limit_val_batches
         if limit == 0:
             return []  # the loop is skipped, dataloader request included
@@ -118,7 +133,9 @@ class EvalLoop:
             _print_results(outputs, prefix)
         return outputs
 
-    def _run(self, loaders: list[Any], counts: list[int | float], sanity: bool = False) -> list[dict]:
+    def _run(
+        self, loaders: list[Any], counts: list[int | float], sanity: bool = False
+    ) -> list[dict]:
         trainer, hooks, hub = self.trainer, self.hooks, self.trainer._hub
         if not loaders or all(c == 0 for c in counts):
             return []
@@ -126,11 +143,11 @@ class EvalLoop:
         assert module is not None
         hub.start_results(Results(training=False))
         modes = capture_modes(module)
-        trainer._call(hooks["eval"])  # type: ignore[arg-type]
-        trainer._fire(hooks["start"])  # type: ignore[arg-type]
-        trainer._fire(hooks["epoch_start"])  # type: ignore[arg-type]
+        trainer._call(hooks.eval)
+        trainer._fire(hooks.start)
+        trainer._fire(hooks.epoch_start)
         multiple = len(loaders) > 1
-        step_fn = getattr(module, hooks["step"].value)  # type: ignore[union-attr]
+        step_fn = getattr(module, hooks.step.value)
         step_takes_idx = _takes(step_fn, "batch_idx", 1)
         per_loader: list[dict] = []
         for dl_idx, (loader, count) in enumerate(zip(loaders, counts, strict=True)):
@@ -138,7 +155,7 @@ class EvalLoop:
             per_loader.append({} if sanity else hub.epoch_metrics())
         hub.epoch_end_reached()
         hub.results.dataloader_idx = None  # type: ignore[union-attr]
-        trainer._fire(hooks["epoch_end"])  # type: ignore[arg-type]
+        trainer._fire(hooks.epoch_end)
         end_logged = {} if sanity else hub.epoch_metrics()
         for outputs in per_loader:
             outputs.update(end_logged)
@@ -147,10 +164,10 @@ class EvalLoop:
             for outputs in per_loader:
                 merged.update(outputs)
             hub.log_metrics(merged)
-        trainer._fire(hooks["end"])  # type: ignore[arg-type]
+        trainer._fire(hooks.end)
         hub.reset_results()
-        if _overridden(module, hooks["train"].value):  # type: ignore[union-attr]
-            trainer._call(hooks["train"])  # type: ignore[arg-type]
+        if _overridden(module, hooks.train.value):
+            trainer._call(hooks.train)
         else:
             restore_modes(modes)
         return per_loader
@@ -169,11 +186,11 @@ class EvalLoop:
                 progress.inc("ready")
             hub.batch_started(batch, dl_idx)
             args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
-            trainer._fire(hooks["batch_start"], *args)  # type: ignore[arg-type]
+            trainer._fire(hooks.batch_start, *args)
             step_args = args if takes_idx else (batch, *args[2:])
             with precision.autocast():
-                output = trainer._call(hooks["step"], *step_args)  # type: ignore[arg-type]
-            trainer._fire(hooks["batch_end"], output, *args)  # type: ignore[arg-type]
+                output = trainer._call(hooks.step, *step_args)
+            trainer._fire(hooks.batch_end, output, *args)
             if progress is not None:
                 for counter in ("started", "processed", "completed"):
                     progress.inc(counter)
@@ -244,7 +261,9 @@ class PredictLoop:
             return None
         return self.predictions
 
-    def _run_loader(self, loader: Any, count: int | float, dl_idx: int | None, takes_idx: bool) -> list:
+    def _run_loader(
+        self, loader: Any, count: int | float, dl_idx: int | None, takes_idx: bool
+    ) -> list:
         trainer = self.trainer
         precision = trainer.precision_plugin
         outputs: list[Any] = []

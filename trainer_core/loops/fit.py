@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from trainer_core.data import CycleLoaders
 from trainer_core.events import Event, ModuleHook
 from trainer_core.logging.results import Results
 from trainer_core.seed import isolate_rng
@@ -48,6 +50,7 @@ class FitLoop:
         self.trainer = trainer
         self.epoch_loop = self  # Lightning code reads trainer.fit_loop.epoch_loop.<counter>
         self._val_enabled = False
+        self._deadline: float | None = None
 
     # ---- Lightning-compatible counters ------------------------------------------------------
     @property
@@ -55,7 +58,7 @@ class FitLoop:
         args = self.trainer.args
         if args.max_epochs is not None:
             return args.max_epochs
-        return 1000 if args.max_steps == -1 else -1
+        return 1000 if args.max_steps == -1 and args.max_time_s is None else -1
 
     @property
     def min_epochs(self) -> int | None:
@@ -157,7 +160,9 @@ class FitLoop:
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
         trainer, state = self.trainer, self.trainer.state
-        if trainer.args.max_epochs is None and trainer.args.max_steps == -1:
+        args = trainer.args
+        self._deadline = time.monotonic() + args.max_time_s if args.max_time_s is not None else None
+        if args.max_epochs is None and args.max_steps == -1 and args.max_time_s is None:
             warnings.warn(
                 "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
                 "limit, set `max_epochs=-1`.",
@@ -169,8 +174,7 @@ class FitLoop:
         if not state.restarting:
             state.should_stop = False
             self._sanity_check()
-        loader = trainer._data.request("train")[0]  # type: ignore[attr-defined]
-        trainer.num_training_batches = trainer._data.num_batches("train", [loader])[0]  # type: ignore[attr-defined]
+        loader = self._train_loader()
         trainer.val_check_batch = self._val_check_batch()
         if trainer.args.max_steps == -1:  # epoch-based: a processed epoch counts as completed
             state.progress.epoch.current["completed"] = state.progress.epoch.current["processed"]
@@ -183,8 +187,26 @@ class FitLoop:
         trainer._hub.start_results(Results(training=True))
         trainer._fire(Event.ON_TRAIN_START)
         while not self.done():
+            reload_every = trainer.args.reload_dataloaders_every_n_epochs
+            if reload_every and state.current_epoch and state.current_epoch % reload_every == 0:
+                loader = self._train_loader()
+                trainer.validate_loop.reset_fit_data()
             self.run_epoch(loader)
         trainer._fire(Event.ON_TRAIN_END)
+
+    def _train_loader(self) -> Any:
+        """The train loader; several loaders run together, as Lightning's max_size_cycle."""
+        trainer = self.trainer
+        loaders = trainer._data.request("train")  # type: ignore[attr-defined]
+        loader = (
+            loaders[0]
+            if len(loaders) == 1
+            else CycleLoaders(
+                trainer._data.explicit_train_structure(loaders)  # type: ignore[attr-defined]
+            )
+        )
+        trainer.num_training_batches = trainer._data.num_batches("train", [loader])[0]  # type: ignore[attr-defined]
+        return loader
 
     def _sanity_check(self) -> None:
         trainer = self.trainer
@@ -204,15 +226,21 @@ class FitLoop:
     def run_epoch(self, loader: Any) -> None:
         trainer, state = self.trainer, self.trainer.state
         start = state.epoch_batches_done if state.resume_mid_epoch else 0
-        sampler = getattr(loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(state.progress.epoch.current["processed"])
+        set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+        if callable(set_epoch):  # e.g. a DistributedSampler reshuffles per epoch
+            set_epoch(state.progress.epoch.current["processed"])
         if not state.resume_mid_epoch:
             state.batch_idx, state.epoch_batches_done = -1, 0
             state.progress.start_epoch()
             state.progress.epoch.inc("ready")
             trainer._fire(Event.ON_TRAIN_EPOCH_START)
             state.progress.epoch.inc("started")
+        if state.resume_mid_epoch and state.finish_validated_batch:
+            # Lightning's first step after such a resume skips the validation that already ran
+            # and only counts the batch for logging.
+            if self._should_validate(state.batch_idx, False):
+                state.batches_that_stepped += 1
+        state.finish_validated_batch = False
         state.resume_mid_epoch = False
         state.is_last_batch = False
         state.phase = "train"
@@ -222,10 +250,11 @@ class FitLoop:
     def _run_batches(self, loader: Any, start: int) -> None:
         trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
         optimization = trainer._optimization
-        automatic = trainer.lightning_module.automatic_optimization  # type: ignore[union-attr]
-        log_every = trainer.log_every_n_steps
+        automatic = optimization.automatic
         batches = state.progress.batch
-        for batch_idx, batch, is_last in iterate_batches(loader, start, trainer.num_training_batches):
+        for batch_idx, batch, is_last in iterate_batches(
+            loader, start, trainer.num_training_batches
+        ):
             batch = trainer._transfer(batch, 0)  # type: ignore[attr-defined]
             state.batch_idx, state.is_last_batch = batch_idx, is_last
             batches.is_last_batch = is_last
@@ -245,29 +274,45 @@ class FitLoop:
                 outputs = optimization.run_manual(batch, batch_idx)
             state.epoch_batches_done = batch_idx + 1
             batches.inc("processed")
-            if not accumulating:
-                optimization.update_lr_schedulers("step", False, batch_idx)
-            if is_last:
-                optimization.update_lr_schedulers("epoch", False, batch_idx)
+            if optimization.has_schedulers:
+                if not accumulating:
+                    optimization.update_lr_schedulers("step", False, batch_idx)
+                if is_last:
+                    optimization.update_lr_schedulers("epoch", False, batch_idx)
             state.phase = "batch_end"
             trainer._fire(Event.ON_TRAIN_BATCH_END, outputs, batch, batch_idx)
             batches.inc("completed")
-            state.phase = "val"
-            if not accumulating and log_every and (
-                (state.batches_that_stepped + 1) % log_every == 0 or state.should_stop
-                or trainer.fast_dev_run
-            ):
-                hub.log_metrics(hub.step_logged())
-            if self._should_validate(batch_idx, is_last):
-                if not accumulating:
-                    trainer._call(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
-                self._validate()
-            if not accumulating:
-                optimization.update_lr_schedulers("step", True, batch_idx)
-                state.batches_that_stepped += 1
-            state.phase = "train"
-            if self._max_steps_reached() or (state.should_stop and self._can_stop_early()):
+            self._after_batch(batch_idx, is_last, accumulating)
+            if self._stop_after_batch():
                 return
+
+    def _after_batch(self, batch_idx: int, is_last: bool, accumulating: bool) -> None:
+        """Logger rows, in-epoch validation and plateau schedulers after a batch (spec 2.6)."""
+        trainer, state = self.trainer, self.trainer.state
+        state.phase = "val"
+        log_every = trainer.args.log_every_n_steps
+        if not accumulating and log_every:
+            if (
+                (state.batches_that_stepped + 1) % log_every == 0
+                or state.should_stop
+                or (trainer.args.fast_dev_run)
+            ):
+                trainer._hub.log_metrics(trainer._hub.step_logged())
+        if self._val_enabled and self._should_validate(batch_idx, is_last):
+            if not accumulating:
+                trainer._call(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
+            self._validate()
+        if not accumulating:
+            if trainer._optimization.has_schedulers:
+                trainer._optimization.update_lr_schedulers("step", True, batch_idx)
+            state.batches_that_stepped += 1
+        state.phase = "train"
+
+    def _stop_after_batch(self) -> bool:
+        state = self.trainer.state
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            state.should_stop = True  # max_time reached: stop like a stop request
+        return self._max_steps_reached() or (state.should_stop and self._can_stop_early())
 
     def _validate(self) -> None:
         trainer, hub = self.trainer, self.trainer._hub

@@ -90,6 +90,7 @@ class Optimization:
         self.custom_zero_grad = self.custom_backward = self.custom_step = True
         self.clipping = True
         self.has_schedulers = True
+        self.automatic = True
 
     def start(self) -> None:
         """Cache per-fit facts so the per-batch path does not recompute them.
@@ -105,6 +106,7 @@ class Optimization:
         trainer = self.trainer
         module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
+        self.automatic = module.automatic_optimization  # type: ignore[union-attr]
         self.custom_zero_grad = overrides(module, LightningModule, "optimizer_zero_grad")
         self.custom_backward = overrides(module, LightningModule, "backward")
         self.custom_step = overrides(module, LightningModule, "optimizer_step")
@@ -114,7 +116,9 @@ class Optimization:
         )
         self.has_schedulers = bool(trainer.lr_scheduler_configs) and module.automatic_optimization  # type: ignore[union-attr]
         params = inspect.signature(trainer.lightning_module.training_step).parameters  # type: ignore[union-attr]
-        positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        positional = [
+            p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
         has_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
         self._step_takes_idx = has_var or len(positional) >= 2 or "batch_idx" in params
 
@@ -149,13 +153,18 @@ class Optimization:
         if isinstance(output, torch.Tensor):
             return {"loss": output.detach()}
         if isinstance(output, Mapping):
-            return {k: v.detach() if k == "loss" and torch.is_tensor(v) else v for k, v in output.items()}
+            return {
+                k: v.detach() if k == "loss" and torch.is_tensor(v) else v
+                for k, v in output.items()
+            }
         raise MisconfigurationException(
             f"In manual optimization, `training_step` must return a Tensor, a dict, or None. Got "
             f"{type(output).__name__}."
         )
 
-    def backward(self, loss: torch.Tensor, optimizer: Optimizer | None, *args: Any, **kwargs: Any) -> None:
+    def backward(
+        self, loss: torch.Tensor, optimizer: Optimizer | None, *args: Any, **kwargs: Any
+    ) -> None:
         """on_before_backward, module.backward, on_after_backward (scaled under fp16 AMP)."""
         trainer = self.trainer
         loss = trainer.precision_plugin.scale_loss(loss)
@@ -172,8 +181,7 @@ class Optimization:
         if closure is None:
             closure = _noop
         progress = trainer.state.progress
-        automatic = trainer.lightning_module.automatic_optimization  # type: ignore[union-attr]
-        counter = progress.optimizer_step if automatic else progress.manual_step
+        counter = progress.optimizer_step if self.automatic else progress.manual_step
         counter.inc("ready")
         output = trainer.precision_plugin.optimizer_step(
             optimizer, closure, self._after_closure, **kwargs

@@ -126,7 +126,7 @@ def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose
     trainer._refresh_hooks()  # setup/configure_model may have added hooks or layers
     if checkpoint is not None:
         checkpoint_io.restore_modules_and_callbacks(trainer, checkpoint)
-    model = trainer.precision_plugin.convert_module(model.to(trainer.device))
+    trainer.precision_plugin.convert_module(model.to(trainer.device))  # in place
     if fn == TrainerFn.FITTING:
         setup_optimizers(trainer)
         trainer._fire(Event.ON_FIT_START)
@@ -152,7 +152,8 @@ def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose
 
 def _run_loop(trainer: Trainer, fn: TrainerFn, verbose: bool) -> Any:
     if fn == TrainerFn.FITTING:
-        trainer.fit_loop.run()
+        with torch.autograd.set_detect_anomaly(trainer.args.detect_anomaly):
+            trainer.fit_loop.run()
         return None
     if fn == TrainerFn.PREDICTING:
         return trainer.predict_loop.run()

@@ -24,4 +24,6 @@ class AttributeDict(dict):
         if not self:
             return ""
         width = max(len(str(k)) for k in self)
-        return "\n".join(f'"{k}":{" " * (width - len(str(k)) + 1)}{v}' for k, v in sorted(self.items()))
+        return "\n".join(
+            f'"{k}":{" " * (width - len(str(k)) + 1)}{v}' for k, v in sorted(self.items())
+        )
