@@ -58,11 +58,13 @@ def dump_checkpoint(trainer: Trainer, weights_only: bool = False) -> dict[str, A
         if precision_state and precision.state_key:
             checkpoint[precision.state_key] = precision_state
     datamodule = trainer.datamodule
-    for obj in (model, datamodule):  # the datamodule's hparams win the shared key (a quirk)
+    # The datamodule's hparams get their own keys (as Lightning 2.6 writes them), so the
+    # module's `load_from_checkpoint` never sees the datamodule's arguments.
+    for obj, prefix in ((model, ""), (datamodule, "datamodule_")):
         if obj is not None and obj.hparams:
             if getattr(obj, "_hparams_name", None):
-                checkpoint["hparams_name"] = obj._hparams_name
-            checkpoint["hyper_parameters"] = dict(obj.hparams)
+                checkpoint[f"{prefix}hparams_name"] = obj._hparams_name
+            checkpoint[f"{prefix}hyper_parameters"] = dict(obj.hparams)
     if datamodule is not None:
         datamodule_state = datamodule.state_dict()
         if datamodule_state:

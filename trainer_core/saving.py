@@ -85,11 +85,13 @@ def _load_hparams_file(path: Any) -> dict[str, Any]:
     raise ValueError(f"`hparams_file` must be a .yaml or .csv file, got {path!r}.")
 
 
-def _init_kwargs(cls: Any, checkpoint: dict[str, Any], hparams: dict[str, Any]) -> dict[str, Any]:
+def _init_kwargs(
+    cls: Any, checkpoint: dict[str, Any], hparams: dict[str, Any], prefix: str = ""
+) -> dict[str, Any]:
     """Filter hparams to the __init__ signature, or wrap them in the one named container arg."""
     params = inspect.signature(cls).parameters
     takes_var_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    name = checkpoint.get("hparams_name")
+    name = checkpoint.get(f"{prefix}hparams_name")
     if name and name != "kwargs" and name in params:
         return {name: hparams}
     if takes_var_kwargs:
@@ -108,13 +110,14 @@ def load_module_from_checkpoint(
 ) -> Any:
     """The steps of spec 9.2: hparams (+file, +kwargs) -> instance -> hooks -> weights."""
     checkpoint = load_checkpoint_file(checkpoint_path, map_location, weights_only)
-    hparams = dict(checkpoint.get("hyper_parameters") or {})
+    from trainer_core.datamodule import LightningDataModule
+
+    prefix = "datamodule_" if issubclass(cls, LightningDataModule) else ""
+    hparams = dict(checkpoint.get(f"{prefix}hyper_parameters") or {})
     if hparams_file is not None:
         hparams.update(_load_hparams_file(hparams_file))
     hparams.update(kwargs)
-    obj = cls(**_init_kwargs(cls, checkpoint, hparams))
-    from trainer_core.datamodule import LightningDataModule
-
+    obj = cls(**_init_kwargs(cls, checkpoint, hparams, prefix))
     if isinstance(obj, LightningDataModule):
         state = checkpoint.get(obj.__class__.__qualname__)
         if state:

@@ -116,23 +116,6 @@ def total_steps(trainer: Any) -> int | None:
     return max_steps if isinstance(max_steps, int) and max_steps > 0 else None
 
 
-def keep_hparams_apart(trainer: Any, module: Any, checkpoint: dict[str, Any]) -> None:
-    """The module's hparams under `hyper_parameters`, the datamodule's under their own key.
-
-    As Lightning 2.6 writes them, so a downloaded checkpoint loads with the module's
-    `load_from_checkpoint`; a trainer that lets the datamodule's overwrite the module's would
-    make every built-in checkpoint unloadable. A no-op where the trainer already does this.
-    """
-    for obj, prefix in ((module, ""), (getattr(trainer, "datamodule", None), "datamodule_")):
-        hparams = getattr(obj, "hparams", None)
-        if hparams:
-            checkpoint[f"{prefix}hyper_parameters"] = dict(hparams)
-            checkpoint[f"{prefix}hparams_name"] = getattr(obj, "_hparams_name", None) or "kwargs"
-        elif not prefix:
-            checkpoint.pop("hyper_parameters", None)
-            checkpoint.pop("hparams_name", None)
-
-
 class ServiceCallback(L.Callback):
     def __init__(self, sync: JobSync, logger: DatabaseLogger, checkpoints: CheckpointSync) -> None:
         self.sync, self.logger, self.checkpoints = sync, logger, checkpoints
@@ -206,7 +189,6 @@ class ServiceCallback(L.Callback):
             "monitor": monitor,
             "monitor_value": None if value is None else json_number(float(value)),
         }
-        keep_hparams_apart(trainer, pl_module, checkpoint)
         self.checkpoints.pending = True
 
     # -- progress and flushing
