@@ -291,23 +291,8 @@ def _restore_fit_progress(trainer: Trainer, fit: dict[str, Any]) -> None:
     state.finish_validated_batch = restarting and batches_done and not batch.is_last_batch
     resume_inside = mid_epoch or (restarting and on_epoch_end)
     if restarting:
-        if on_batch_end:
-            batch.inc("completed")
-        if mid_epoch and on_batch_end and batch.is_last_batch:
-            progress.start_epoch()  # saved at the very end of an epoch: go on with the next one
-            epoch.inc("processed")
-            epoch.inc("completed")
-            resume_inside = False
-        for tracker in (
-            batch,
-            progress.scheduler,
-            progress.optimizer_step,
-            progress.zero_grad,
-            progress.manual_step,
-        ):
-            tracker.reset_current_on_restart()
-        if on_epoch_start:
-            epoch.reset_current_on_restart()
+        stays_in_epoch = _reset_for_restart(progress, mid_epoch, on_batch_end, on_epoch_start)
+        resume_inside = resume_inside and stays_in_epoch
     elif on_epoch_end:
         epoch.inc("completed")  # resumed from an end-of-epoch checkpoint: that epoch is done
     position = batch.current["completed"]
@@ -316,6 +301,27 @@ def _restore_fit_progress(trainer: Trainer, fit: dict[str, Any]) -> None:
     state.epoch_batches_done = position if resume_inside else 0
     state.batch_idx = position - 1 if resume_inside else -1
     state.restarting = restarting
+
+
+def _reset_for_restart(
+    progress: Any, mid_epoch: bool, on_batch_end: bool, on_epoch_start: bool
+) -> bool:
+    """Lightning's restart bookkeeping; False when the run moves on to the next epoch."""
+    epoch, batch = progress.epoch, progress.batch
+    continue_inside = True
+    if on_batch_end:
+        batch.inc("completed")
+    if mid_epoch and on_batch_end and batch.is_last_batch:
+        progress.start_epoch()  # saved at the very end of an epoch: go on with the next one
+        epoch.inc("processed")
+        epoch.inc("completed")
+        continue_inside = False
+    for tracker in (batch, progress.scheduler, progress.optimizer_step, progress.zero_grad,
+                    progress.manual_step):  # fmt: skip
+        tracker.reset_current_on_restart()
+    if on_epoch_start:
+        epoch.reset_current_on_restart()
+    return continue_inside
 
 
 def _global_step(fit: dict[str, Any], checkpoint: dict[str, Any]) -> int:

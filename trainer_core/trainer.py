@@ -99,6 +99,10 @@ class Trainer(HookDispatch):
             enable_progress_bar is not False,
             enable_model_summary is not False,
         )
+        self._init_run_state()
+
+    def _init_run_state(self) -> None:
+        """What a run fills in: the attached module, optimizers, loops and counters."""
         self.state = TrainerState()
         self._hub = MetricsHub(self)
         self.lightning_module: LightningModule | None = None

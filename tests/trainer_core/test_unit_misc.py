@@ -169,7 +169,9 @@ def test_datamodule_drives_the_stages_and_is_saved(tmp_path: Path) -> None:
     trainer.fit(TinyModule(), data)  # a datamodule in the dataloaders position
     assert data.calls == ["prepare_data", "setup:fit", "teardown:fit"]
     ckpt = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)
-    assert ckpt["Data"] == {"seen": 2} and ckpt["hyper_parameters"] == {"batch_size": 4}
+    assert ckpt["Data"] == {"seen": 2}
+    assert ckpt["hyper_parameters"] == {"lr": 0.1}  # each side keeps its own hparams (2.6)
+    assert ckpt["datamodule_hyper_parameters"] == {"batch_size": 4}
     with pytest.raises(MisconfigurationException, match="predict_dataloader"):
         trainer.predict(TinyModule(), datamodule=data)
     with pytest.raises(MisconfigurationException, match="both"):

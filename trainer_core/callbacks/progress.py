@@ -71,17 +71,26 @@ class TQDMProgressBar(ProgressBar):
         self._bar = None
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start_eval(trainer, "Sanity Checking" if trainer.sanity_checking else "Validation")
+        if trainer.sanity_checking:
+            self._start_eval("Sanity Checking", trainer.num_sanity_val_batches)
+        else:
+            self._start_eval("Validation", trainer.num_val_batches)
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start_eval(trainer, "Testing")
+        self._start_eval("Testing", trainer.num_test_batches)
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start_eval(trainer, "Predicting")
+        self._start_eval("Predicting", trainer.num_predict_batches)
 
-    def _start_eval(self, trainer: Trainer, desc: str) -> None:
+    def _start_eval(self, desc: str, counts: list[int | float]) -> None:
         self._close(self._eval_bar)
-        self._eval_bar = self._tqdm(desc=desc, leave=False, position=self.process_position + 1)
+        total = sum(counts)
+        self._eval_bar = self._tqdm(
+            desc=desc,
+            total=None if math.isinf(total) else int(total),
+            leave=False,
+            position=self.process_position + 1,
+        )
 
     def _eval_step(self, *args: Any, **kwargs: Any) -> None:
         if self._eval_bar is not None:
