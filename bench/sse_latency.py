@@ -8,8 +8,8 @@ trainer_core fit with the same module, data, options and ModelCheckpoint, in a f
 with the same environment); both report their training loop's duration. Runs alternate
 (baseline, service, baseline, service, ...) and the medians are compared.
 
-    .venv/bin/python bench/sse_latency.py                 # ~2 minutes
-    .venv/bin/python bench/sse_latency.py --steps 1000 --repeats 1
+    .venv/bin/python bench/sse_latency.py                 # ~2 minutes, log_every_n_steps=50
+    .venv/bin/python bench/sse_latency.py --log-every 1   # every step: the stress case
 """
 
 from __future__ import annotations
@@ -101,7 +101,12 @@ def run_service(s: Stack, spec: dict[str, Any]) -> tuple[float, list[float], str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--log-every", type=int, default=1, help="trainer log_every_n_steps")
+    parser.add_argument(
+        "--log-every",
+        type=int,
+        default=50,
+        help="log_every_n_steps (50: Lightning's default; 1: every step, the stress case)",
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--baseline-spec", help=argparse.SUPPRESS)

@@ -102,7 +102,7 @@ def touch_heartbeat(session: Session, job_id: str, *, worker_id: str) -> bool:
         )
         .values(heartbeat_at=utcnow())
     )
-    return bool(result.rowcount)
+    return bool(getattr(result, "rowcount", 0))  # a CursorResult for an UPDATE
 
 
 def is_cancel_requested(session: Session, job_id: str) -> bool:

@@ -1,10 +1,10 @@
 """CLI tests: the real `trainyard` command, as a subprocess, against a real server.
 
-- `cli_stack` (module): the embedded default (`make run`'s SQLite + filesystem broker) with a
+- `cli_stack` (package): the embedded default (`make run`'s SQLite + filesystem broker) with a
   real uvicorn API and a real Celery worker (tests/e2e's `start_stack`).
 - `cli`: `cli(*args, token=..., timeout=...)` runs `python -m trainyard ARGS` with TRAINYARD_URL
   and TRAINYARD_TOKEN set for a fresh project of the stack; returns the CompletedProcess.
-- `submitted` (module): examples/autoencoder.yaml submitted once with `--watch` (id, output).
+- `submitted` (package): examples/autoencoder.yaml submitted once with `--watch` (id, output).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.e2e.conftest import Stack, make_settings, start_stack
 from tests.helpers_services import REPO_ROOT
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("cli_stack")
     url = f"sqlite:///{root / 'trainyard.sqlite'}"
@@ -66,7 +66,7 @@ class Cli:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def module_cli(cli_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     token = issue_token(cli_stack.settings.database_url, f"cli-{uuid.uuid4().hex[:8]}")
     return Cli(cli_stack.url, token.token, tmp_path_factory.mktemp("cli_cwd"))
@@ -82,7 +82,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def submitted(module_cli: Cli, cli_stack: Stack) -> dict[str, Any]:
     """examples/autoencoder.yaml through `trainyard submit --watch` (the issue's promise)."""
     result = module_cli("submit", str(REPO_ROOT / "examples" / "autoencoder.yaml"), "--watch")
