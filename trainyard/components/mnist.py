@@ -1,8 +1,13 @@
-"""MNIST from the standard IDX files in a local folder (no download: workers may be offline)."""
+"""MNIST from the standard IDX files in a local folder (no download: workers may be offline).
+
+The folder is `<DATA_ROOT>/<dataset>` on the worker. A spec names only the `dataset`, a plain
+folder name, so no path a client sends is ever joined to the filesystem beyond the data root.
+"""
 
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,12 +52,29 @@ def find_idx(folder: Path, stem: str) -> Path:
             return candidate
     raise FileNotFoundError(
         f"MNIST file {stem} (or {stem}.gz) not found in {folder}; put the four standard IDX "
-        f"files there ({', '.join(FILES.values())}) or set the datamodule's data_dir"
+        f"files there ({', '.join(FILES.values())}) or name another folder under DATA_ROOT with the `dataset` parameter"
     )
 
 
+DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+def data_root() -> Path:
+    """Where workers keep data sets: the DATA_ROOT environment variable, else ./data."""
+    return Path(os.environ.get("DATA_ROOT", "data"))
+
+
+def dataset_folder(dataset: str) -> Path:
+    root = data_root().resolve()
+    folder = (root / dataset).resolve()
+    if ".." in dataset or folder.parent != root:
+        raise ValueError(f"dataset must be a folder name inside DATA_ROOT, got {dataset!r}")
+    return folder
+
+
 class MNISTDataModule(L.LightningDataModule):
-    """MNIST's 28x28 digits flattened to 784 features in [0, 1], from IDX files in `data_dir`.
+    """MNIST's 28x28 digits flattened to 784 features in [0, 1], from IDX files in
+    `<DATA_ROOT>/<dataset>` on the worker.
 
     The official test set is the test split; `val_size` samples of the training set, chosen
     with `seed`, are the validation split. Batches are `(x, y)`.
@@ -60,9 +82,13 @@ class MNISTDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        data_dir: Annotated[str, Field(description="Folder with the IDX files, on the worker.")] = (
-            "data/mnist"
-        ),
+        dataset: Annotated[
+            str,
+            Field(
+                pattern=DATASET_NAME,
+                description="Folder name under the worker's DATA_ROOT holding the IDX files.",
+            ),
+        ] = "mnist",
         batch_size: Annotated[int, Field(ge=1)] = 64,
         val_size: Annotated[int, Field(ge=0)] = 5000,
         seed: int = 0,
@@ -73,12 +99,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.sets: dict[str, TensorDataset] = {}
 
     def prepare_data(self) -> None:
-        folder = Path(self.hparams["data_dir"])
+        folder = dataset_folder(self.hparams["dataset"])
         for stem in FILES.values():
             find_idx(folder, stem)  # fail early, before any training, with the list of files
 
     def _load(self, images: str, labels: str) -> tuple[torch.Tensor, torch.Tensor]:
-        folder = Path(self.hparams["data_dir"])
+        folder = dataset_folder(self.hparams["dataset"])
         x = read_idx(find_idx(folder, FILES[images])).reshape(-1, 28 * 28)
         y = read_idx(find_idx(folder, FILES[labels]))
         return torch.tensor(x, dtype=torch.float32) / 255.0, torch.tensor(y, dtype=torch.int64)
