@@ -62,11 +62,19 @@ def get_principal(
             headers=challenge,
         )
     token = authenticate(session, credentials.credentials)
-    if token is None:
+    principal = (
+        None
+        if token is None
+        else Principal(token_id=token.id, project_id=token.project_id, is_admin=token.is_admin)
+    )
+    # Hand the connection back before the handler runs: a request must not hold one while it
+    # waits for a worker thread, or a burst of requests can starve the pool.
+    session.rollback()
+    if principal is None:
         raise AppError(
             ErrorCode.unauthorized, "unknown, expired or revoked token", headers=challenge
         )
-    return Principal(token_id=token.id, project_id=token.project_id, is_admin=token.is_admin)
+    return principal
 
 
 AuthDep = Annotated[Principal, Depends(get_principal)]

@@ -84,7 +84,9 @@ class DatabaseLogger(Logger):
         self.sync.add_metrics(rows)
 
     def save(self) -> None:
-        self.sync.request_flush()
+        # The trainer calls this after every log_metrics; the sync thread already flushes every
+        # few hundred ms and at stage ends, so a flush per step would only add a transaction.
+        pass
 
     def finalize(self, status: str) -> None:
         self.sync.request_flush()

@@ -26,7 +26,9 @@ def get_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # More connections than the 40 threads FastAPI runs sync code on, so no thread ever waits
+    # for a connection held by a request that is itself waiting for a thread.
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def session_factory(database_url: str) -> sessionmaker[Session]:
