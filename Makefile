@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run lint bench clean
+.PHONY: venv test run lint bench bench-service clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/trainer_overhead.py
+
+# The service benches need PostgreSQL and Redis (as `make test` does).
+bench-service: $(STAMP)
+	$(BIN)/python bench/metric_history.py
+	$(BIN)/python bench/sse_fanout.py
+	$(BIN)/python bench/sse_latency.py
 
 clean:
 	rm -rf $(VENV) var lightning_logs .pytest_cache

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     max_predict_batch: int = Field(1024, gt=0)
     job_create_rate_per_minute: int = Field(120, gt=0)
     default_max_retries: int = Field(3, ge=0)
-    # Recovery (api/services/recovery.py runs in the API process; docs/what-happens-when.md).
+    # Recovery (api/services/recovery.py runs in the API process; README "What happens when...").
     recovery_interval_s: float = Field(
         5.0,
         ge=0,
