@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import AppError, ErrorCode
@@ -78,6 +79,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schema let through (PostgreSQL text cannot hold NUL);
+    # the transaction is rolled back, so nothing was stored.
+    return error_response(
+        ErrorCode.validation_error,
+        "a value in the request cannot be stored or searched for; remove NUL (\\u0000) "
+        "characters and other control characters from names, tags and filters",
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
@@ -90,4 +101,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unhandled)

@@ -13,7 +13,7 @@ from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.common import error_responses
-from api.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic
+from api.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic, Tag
 from api.services import jobs as job_service
 from api.services.specs import request_hash, resolve_spec
 from api.services.views import job_public, job_summary
@@ -84,7 +84,7 @@ def list_jobs(
     status: Annotated[
         list[str] | None, Query(description=f"Only these statuses ({', '.join(STATUS_VALUES)}).")
     ] = None,
-    tag: Annotated[list[str] | None, Query(description="Only jobs carrying every tag.")] = None,
+    tag: Annotated[list[Tag] | None, Query(description="Only jobs carrying every tag.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> JobList:

@@ -74,3 +74,25 @@ def test_openapi_documents_every_route_and_our_error_shape(client: TestClient) -
     assert "HTTPValidationError" not in str(schema)
     assert "Idempotency-Key" in str(schema["paths"]["/v1/jobs"]["post"]["parameters"])
     assert client.get("/docs").status_code == 200
+
+
+def test_nul_characters_are_a_422_and_store_nothing(
+    client: TestClient, auth: dict[str, str], count_rows
+) -> None:
+    # PostgreSQL text cannot hold NUL; the schema lets some free text through (a job's name).
+    body = {
+        "name": "bad\u0000name",
+        "module": {"name": "autoencoder", "params": {}},
+        "datamodule": {"name": "synthetic", "params": {}},
+        "trainer": {"max_steps": 1},
+    }
+    created = client.post("/v1/jobs", json=body, headers=auth)
+    assert created.status_code == 422, created.text
+    assert created.json()["error_code"] == "validation_error"
+    assert count_rows("jobs") == 0
+
+    listed = client.get("/v1/jobs", params={"tag": "a\u0000b"}, headers=auth)
+    assert listed.status_code == 422
+    assert listed.json()["error_code"] == "validation_error"
+    by_status = client.get("/v1/jobs", params={"status": "queued\u0000"}, headers=auth)
+    assert by_status.status_code == 422

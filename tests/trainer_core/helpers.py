@@ -235,12 +235,16 @@ def record_datamodule_hooks(cls: type) -> type:
 # --- unit-test doubles (trainer_core only; added by the trainer_core engineer) ------------------
 
 
-def tiny_loader(n: int = 20, batch_size: int = 4, dim: int = 4, seed: int = 0, **kwargs: Any) -> DataLoader:
+def tiny_loader(
+    n: int = 20, batch_size: int = 4, dim: int = 4, seed: int = 0, **kwargs: Any
+) -> DataLoader:
     """``n`` rows of ``dim`` random features as 1-tuples, from a private generator."""
     from torch.utils.data import TensorDataset
 
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(torch.randn(n, dim, generator=gen)), batch_size=batch_size, **kwargs)
+    return DataLoader(
+        TensorDataset(torch.randn(n, dim, generator=gen)), batch_size=batch_size, **kwargs
+    )
 
 
 def make_tiny_module(L: ModuleType) -> type:
