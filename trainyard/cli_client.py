@@ -360,6 +360,8 @@ def add_artifacts(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def add_client_commands(sub: Subparsers) -> None:
     """Register every client command (called by trainyard.cli.build_parser)."""
+    from trainyard.cli_admin import add_admin_commands
+
     common = _common()
-    for add in (add_submit, add_watch, add_jobs, add_artifacts):
+    for add in (add_submit, add_watch, add_jobs, add_artifacts, add_admin_commands):
         add(sub, common)
