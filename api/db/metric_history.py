@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from api.db.metrics import filter_points
 from api.db.models import Metric, MetricRollup
 
 # Keep in step with migrations/versions/0002_metric_history.py.
@@ -174,19 +175,15 @@ def iter_points(
     """Raw points (name, stage, step, epoch, value, id) in (step, id) order, fetched `chunk` rows
     at a time through a server-side cursor, so a million points never sit in memory at once."""
     m = Metric
-    query = select(m.name, m.stage, m.step, m.epoch, m.value, m.id).where(m.job_id == job_id)
-    names = list(names)
-    if names:
-        query = query.where(m.name.in_(names))
-    if stage is not None:
-        query = query.where(m.stage == stage)
-    if step_min is not None:
-        query = query.where(m.step >= step_min)
-    if step_max is not None:
-        query = query.where(m.step <= step_max)
-    if after is not None:
-        query = query.where(or_(m.step > after[0], and_(m.step == after[0], m.id > after[1])))
-    query = query.order_by(m.step, m.id)
+    query = filter_points(
+        select(m.name, m.stage, m.step, m.epoch, m.value, m.id),
+        job_id,
+        names=names,
+        stage=stage,
+        step_min=step_min,
+        step_max=step_max,
+        after=after,
+    )
     if limit is not None:
         query = query.limit(limit)
     result = session.execute(query.execution_options(yield_per=chunk))

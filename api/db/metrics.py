@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.db.models import Metric
 
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
-def list_metrics(
-    session: Session,
+
+def filter_points(
+    query: SelectT,
     job_id: str,
     *,
     names: Iterable[str] = (),
@@ -19,10 +22,10 @@ def list_metrics(
     step_min: int | None = None,
     step_max: int | None = None,
     after: tuple[int, int] | None = None,
-    limit: int = 1000,
-) -> list[Metric]:
-    """Points ordered by (step, id); `after` is the (step, id) of the previous page's last point."""
-    query = select(Metric).where(Metric.job_id == job_id)
+) -> SelectT:
+    """A job's points, narrowed by name, stage, step range and `after` = (step, id), in
+    (step, id) order: the one definition of a page of points, for JSON and CSV alike."""
+    query = query.where(Metric.job_id == job_id)
     names = list(names)
     if names:
         query = query.where(Metric.name.in_(names))
@@ -35,4 +38,16 @@ def list_metrics(
     if after is not None:
         step, row_id = after
         query = query.where(or_(Metric.step > step, and_(Metric.step == step, Metric.id > row_id)))
-    return list(session.scalars(query.order_by(Metric.step, Metric.id).limit(limit)))
+    return query.order_by(Metric.step, Metric.id)
+
+
+def list_metrics(
+    session: Session,
+    job_id: str,
+    *,
+    limit: int = 1000,
+    **filters: Any,
+) -> list[Metric]:
+    """Points ordered by (step, id); `after` is the (step, id) of the previous page's last point."""
+    query = filter_points(select(Metric), job_id, **filters)
+    return list(session.scalars(query.limit(limit)))
