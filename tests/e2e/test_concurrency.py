@@ -19,4 +19,4 @@ def test_a_burst_of_100_concurrent_requests_all_answer(pg_stack: Stack) -> None:
     with ThreadPoolExecutor(max_workers=100) as pool:
         statuses = list(pool.map(read_jobs, range(100)))
 
-    assert statuses == [100] * 100
+    assert statuses == [200] * 100
