@@ -32,6 +32,9 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=True,
+        # Event streams are ended on shutdown and clients resume by id elsewhere; never let
+        # one lingering connection hold a restart up.
+        timeout_graceful_shutdown=5,
     )
     return 0
 
