@@ -195,7 +195,10 @@ def print_usage(url: str, token: str) -> None:
 Trainyard is running at {url}  (OpenAPI docs: {url}/docs)
 Token (project "demo"): {token}
 
-  export TOKEN={token}
+  # the CLI reads these (in another terminal: source .venv/bin/activate)
+  export TRAINYARD_URL={url} TRAINYARD_TOKEN={token}
+  trainyard submit examples/autoencoder.yaml --watch
+
   curl {auth} {url}/v1/components
   curl {auth} -H 'Content-Type: application/json' {url}/v1/jobs \\
        -d '{{"module": {{"name": "autoencoder"}}, "datamodule": {{"name": "digits"}}, "trainer": {{"max_epochs": 3}}}}'
