@@ -54,6 +54,37 @@ class Logger(ABC):
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None: ...  # noqa: B027
 
 
+class VersionedDirLogger(Logger):
+    """A logger writing to ``<save_dir>/<name>/version_<N>`` (or a string version verbatim)."""
+
+    _save_dir: str
+    _name: str
+    _version: int | str | None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(self.root_dir)
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        return os.path.join(self._save_dir, self._name)
+
+    @property
+    def log_dir(self) -> str:
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return os.path.join(self.root_dir, version)
+
+
 def next_version(root_dir: str) -> int:
     """0 for a new directory, else 1 + the largest existing ``version_<digits>``."""
     if not os.path.isdir(root_dir):

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from trainer_core.loggers.base import Logger, add_prefix, flatten_params, next_version
+from trainer_core.loggers.base import VersionedDirLogger, add_prefix, flatten_params
 
 
 class _ExperimentWriter:
@@ -81,7 +81,7 @@ def _yaml_safe(params: dict[str, Any]) -> dict[str, Any]:
     return safe
 
 
-class CSVLogger(Logger):
+class CSVLogger(VersionedDirLogger):
     """Writes ``<save_dir>/<name>/version_<N>/metrics.csv`` (+ hparams.yaml when hparams exist)."""
 
     LOGGER_JOIN_CHAR = "-"
@@ -100,29 +100,6 @@ class CSVLogger(Logger):
         self._prefix = prefix
         self._flush_every = flush_logs_every_n_steps
         self._experiment: _ExperimentWriter | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
-    def log_dir(self) -> str:
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        return os.path.join(self.root_dir, version)
 
     @property
     def experiment(self) -> _ExperimentWriter:

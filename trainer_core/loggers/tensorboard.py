@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from trainer_core.loggers.base import Logger, add_prefix, flatten_params, next_version
+from trainer_core.loggers.base import VersionedDirLogger, add_prefix, flatten_params
 from trainer_core.loggers.csv_logs import _yaml_safe
 
 
@@ -22,7 +22,7 @@ def tensorboard_available() -> bool:
     return True
 
 
-class TensorBoardLogger(Logger):
+class TensorBoardLogger(VersionedDirLogger):
     """Writes ``<save_dir>/<name>/version_<N>/events.out.tfevents.*`` and ``hparams.yaml``."""
 
     NAME_HPARAMS_FILE = "hparams.yaml"
@@ -55,27 +55,8 @@ class TensorBoardLogger(Logger):
         self._experiment: Any = None
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
     def log_dir(self) -> str:
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        path = os.path.join(self.root_dir, version)
+        path = super().log_dir
         return os.path.join(path, self._sub_dir) if self._sub_dir else path
 
     @property
