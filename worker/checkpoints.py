@@ -21,7 +21,13 @@ from api.db.jobs import append_events, lock_job
 from api.db.session import session_scope
 from api.settings import Settings
 from worker.failures import InfraError
-from worker.store import checkpoint_public, mark_best, mark_deleted, save_checkpoint_row
+from worker.store import (
+    best_by_value,
+    checkpoint_public,
+    mark_best,
+    mark_deleted,
+    save_checkpoint_row,
+)
 from worker.sync import JobSync
 
 log = logging.getLogger(__name__)
@@ -61,9 +67,10 @@ class CheckpointSync:
         dirpath: Path,
         sync: JobSync,
         monitor: str | None,
+        mode: str = "min",
     ) -> None:
         self.settings, self.job_id, self.attempt = settings, job_id, attempt
-        self.dirpath, self.sync, self.monitor = dirpath, sync, monitor
+        self.dirpath, self.sync, self.monitor, self.mode = dirpath, sync, monitor, mode
         self.store = get_artifact_store(settings)
         self.model_checkpoint: Any = None  # its best_model_path decides is_best
         self.pending = False
@@ -142,7 +149,10 @@ class CheckpointSync:
             mark_deleted(session, [tracked[name].row_id for name in gone])
             stale += [tracked.pop(name).key for name in gone]
             best_row = tracked.get(best) if best else None
-            mark_best(session, self.job_id, best_row.row_id if best_row else None)
+            best_id = best_row.row_id if best_row else None
+            if self.monitor and self.attempt > 1:  # an earlier attempt may hold the best
+                best_id = best_by_value(session, self.job_id, self.monitor, self.mode) or best_id
+            mark_best(session, self.job_id, best_id)
             append_events(session, job, [("checkpoint", checkpoint_public(r)) for r in rows])
         self._tracked, self._best = tracked, best
         return stale

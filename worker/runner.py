@@ -156,9 +156,15 @@ def execute(job: Job, settings: Settings, worker_id: str) -> Outcome:
 
 
 def train(job: Job, settings: Settings, sync: JobSync, workdir: Path) -> Outcome:
-    monitor = (job.spec.get("checkpoint") or {}).get("monitor")
+    policy = job.spec.get("checkpoint") or {}
     checkpoints = CheckpointSync(
-        settings, job.id, job.attempt, workdir / "checkpoints", sync, monitor=monitor
+        settings,
+        job.id,
+        job.attempt,
+        workdir / "checkpoints",
+        sync,
+        monitor=policy.get("monitor"),
+        mode=policy.get("mode") or "min",
     )
     try:
         trainer = fit_and_test(job, settings, sync, checkpoints, workdir)

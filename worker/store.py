@@ -62,6 +62,27 @@ def mark_best(session: Session, job_id: str, best_id: str | None) -> None:
         row.is_best = row.id == best_id and row.deleted_at is None
 
 
+def best_by_value(session: Session, job_id: str, monitor: str, mode: str) -> str | None:
+    """The live row with the best `monitor` value over every attempt of the job.
+
+    A resumed attempt's ModelCheckpoint only knows its own files; an earlier attempt may still
+    hold the best model, so "best" is decided over all stored rows (ties: the later step).
+    """
+    rows = session.scalars(
+        select(Checkpoint).where(
+            Checkpoint.job_id == job_id,
+            Checkpoint.deleted_at.is_(None),
+            Checkpoint.monitor == monitor,
+            Checkpoint.monitor_value.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return None
+    sign = 1.0 if mode == "min" else -1.0
+    best = min(rows, key=lambda r: (sign * float(r.monitor_value or 0.0), -r.step))
+    return best.id
+
+
 def mark_deleted(session: Session, row_ids: list[str]) -> None:
     """Flag rows whose files the trainer removed (a checkpoint that fell out of the top k)."""
     if not row_ids:
