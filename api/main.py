@@ -28,7 +28,7 @@ from api.routes import (
     metrics,
     predict,
 )
-from api.services.events import install_event_hub
+from api.services.events import event_hub, install_event_hub
 from api.services.predict import ModelCache
 from api.services.recovery import default_probe, run_recovery
 from api.settings import Settings, get_settings
@@ -62,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from trainyard.registry import get_registry
 
     get_registry(app.state.settings)
+    event_hub(app).start()  # bound to the serving loop before any request: see close_streams
     recovery = start_recovery(app)
     try:
         yield

@@ -135,12 +135,20 @@ class EventHub:
         self.keepalive_s = KEEPALIVE_S
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def start(self) -> None:
+        """Serve the running loop (the app's startup); from now on SIGTERM ends the streams."""
+        self._bind_loop()
+
     def _bind_loop(self) -> None:
-        # A hub serves one event loop; a new loop (tests re-entering an app) starts afresh.
+        # A hub serves one event loop. A new loop after another (tests re-entering an app) starts
+        # afresh; the first one must not: a close_streams() that came before it still stands.
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self.feeds, self.listener, self.closing = loop, {}, None, False
-            _on_shutdown_signal(lambda: _call_soon(loop, self.close_streams))
+        if self._loop is loop:
+            return
+        if self._loop is not None:
+            self.feeds, self.listener, self.closing = {}, None, False
+        self._loop = loop
+        _on_shutdown_signal(self.close_streams)
 
     async def watch(self, job_id: str) -> asyncio.Event | None:
         """The flag Redis sets for `job_id` (None when polling), once subscribed."""
@@ -179,8 +187,18 @@ class EventHub:
                     self.listener.unwatch(job_id)
 
     def close_streams(self) -> None:
-        """The server is stopping: end every stream now (clients resume elsewhere by id)."""
+        """The server is stopping: end every stream now (clients resume elsewhere by id).
+
+        Safe from any thread and from a signal handler: a stream checks `closing` before it
+        waits, and the wake of those already waiting runs on the hub's loop, never midway
+        through a stream's step (asyncio.Event is not thread-safe).
+        """
         self.closing = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake_feeds)
+
+    def _wake_feeds(self) -> None:
         for feed in self.feeds.values():
             feed._wake()
 
@@ -191,10 +209,6 @@ class EventHub:
         if self.listener is not None:
             await self.listener.close()
             self.listener = None
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    loop.call_soon_threadsafe(callback)
 
 
 def install_event_hub(app: Any, settings: Settings) -> None:
@@ -252,14 +266,14 @@ async def stream(
     url = hub.settings.database_url
     cursor, ended = since, False
     yield f"retry: {RETRY_MS}\n\n".encode()
-    while not ended:  # catch up from the database before following the feed
+    while not hub.closing:  # catch up from the database before following the feed
         frames = await run_in_threadpool(read_frames, url, job_id, cursor)
         out, cursor, ended = _select(frames, cursor, wanted)
         for data in out:
             yield data
-        if len(frames) < PAGE:
+        if ended or len(frames) < PAGE:
             break
-    if ended:
+    if ended or hub.closing:
         return
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()

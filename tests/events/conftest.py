@@ -58,14 +58,22 @@ def settings(database_url: str, stack: str, tmp_path: Path) -> Settings:
 
 
 class LiveServer:
-    """uvicorn serving `app` on a free port in a background thread."""
+    """uvicorn serving `app` on a free port in a background thread.
 
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+    `graceful_s` bounds uvicorn's wait for open responses (None: wait for them all, as a test
+    that the streams end by themselves needs).
+    """
+
+    def __init__(self, app: FastAPI, port: int | None = None, graceful_s: int | None = 3) -> None:
         self.app = app
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", timeout_graceful_shutdown=3
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=graceful_s,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -95,7 +95,12 @@ class MetricsHub:
 
     def step_logged(self) -> dict[str, torch.Tensor]:
         results = self.results
-        return results.metrics(True)[1] if results is not None else {}
+        return results.step_logged() if results is not None else {}
+
+    def log_step(self, step: int | None = None) -> None:
+        """Send this batch's logged values to the loggers; with none attached, build nothing."""
+        if self.trainer.loggers:
+            self.log_metrics(self.step_logged(), step)
 
     def reset_results(self) -> None:
         """Reset the active collection (after an epoch / eval run); the dicts keep their values."""
@@ -115,10 +120,13 @@ class MetricsHub:
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         """Send tensors to every logger as floats; this is where the device sync happens."""
         trainer = self.trainer
-        if not trainer.loggers or not metrics:
+        loggers = trainer.loggers
+        if not loggers or not metrics:
             return
         self._logged.update(metrics)
-        scalars = {k: _to_python(v) for k, v in metrics.items()}
+        scalars = {
+            k: v.item() if isinstance(v, torch.Tensor) else v for k, v in metrics.items()
+        }  # inlined _to_python: this runs on every logged step
         if step is None:
             step_metric = scalars.pop("step", None)
             if step_metric is not None:
@@ -126,6 +134,6 @@ class MetricsHub:
             else:
                 scalars.setdefault("epoch", trainer.current_epoch)
                 step = trainer.state.batches_that_stepped
-        for logger in trainer.loggers:
+        for logger in loggers:
             logger.log_metrics(metrics=scalars, step=step)
             logger.save()

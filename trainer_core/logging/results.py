@@ -89,6 +89,8 @@ class LoggedMetric:
     __slots__ = (
         "meta",
         "options",
+        "step_names",
+        "epoch_names",
         "step_value",
         "values",
         "weights",
@@ -101,6 +103,9 @@ class LoggedMetric:
     def __init__(self, meta: MetricMeta) -> None:
         self.meta = meta
         self.options: tuple = ()
+        # (plain, forked) names per level, built once: metrics() runs on every logged step
+        self.step_names = meta.names(True)
+        self.epoch_names = meta.names(False)
         self.step_value: torch.Tensor | None = None
         self.metric_obj: Any = None
         self.reset()
@@ -243,7 +248,7 @@ class Results:
                 value = metric.compute() if meta.on_epoch else None
             if value is None:
                 continue
-            name, forked = meta.names(on_step)
+            name, forked = metric.step_names if on_step else metric.epoch_names
             if meta.logger:
                 logged[forked] = value
             if self.training or (meta.on_epoch and not on_step):
@@ -252,3 +257,19 @@ class Results:
             if meta.prog_bar:
                 pbar[forked] = value
         return callback, logged, pbar
+
+    def step_logged(self) -> dict[str, torch.Tensor]:
+        """``metrics(True)[1]`` alone: the logger's row, built on every logged step."""
+        logged: dict[str, torch.Tensor] = {}
+        dataloader_idx = self.dataloader_idx
+        for metric in self.metrics_by_key.values():
+            meta = metric.meta
+            if (
+                meta.logger
+                and meta.on_step
+                and not metric.has_reset
+                and meta.dataloader_idx == dataloader_idx
+                and metric.step_value is not None
+            ):
+                logged[metric.step_names[1]] = metric.step_value
+        return logged

@@ -196,7 +196,7 @@ class EvalLoop:
                     progress.inc(counter)
             if not sanity:
                 step = self._seen.get(loader_key, 0)
-                hub.log_metrics(hub.step_logged(), step=step)
+                hub.log_step(step)
                 self._seen[loader_key] = step + 1
 
 

@@ -297,7 +297,7 @@ class FitLoop:
                 or state.should_stop
                 or (trainer.args.fast_dev_run)
             ):
-                trainer._hub.log_metrics(trainer._hub.step_logged())
+                trainer._hub.log_step()
         if self._val_enabled and self._should_validate(batch_idx, is_last):
             if not accumulating:
                 trainer._call(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
