@@ -69,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if recovery is not None:
             recovery.cancel()
+        await event_hub(app).aclose()  # ends the streams and closes the Redis listener
 
 
 def start_recovery(app: FastAPI) -> asyncio.Task[None] | None:
