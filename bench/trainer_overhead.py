@@ -2,9 +2,12 @@
 
 Same model, same DataLoader, same number of optimizer steps. trainer_core and Lightning run with
 their default settings (checkpointing and CSV logging on; progress bar and model summary off) and
-``self.log`` of the loss every step. Runs are interleaved (raw, trainer_core, lightning, in a
-rotating order) and the median of ``--repeats`` is reported, so drift on a shared machine hits
-every contender alike. Method after ../shared/bench/lightning_vs_raw.py.
+``self.log`` of the loss every step. The "log every step" row also sends every step's row to the
+CSV logger (``log_every_n_steps=1``) from a module that calls ``save_hyperparameters()``, as
+trainyard's components do: it measures the per-row logger cost. Runs are interleaved (raw,
+trainer_core, lightning, in a rotating order) and the median of ``--repeats`` is reported, so
+drift on a shared machine hits every contender alike. Method after
+../shared/bench/lightning_vs_raw.py.
 
     python bench/trainer_overhead.py                      # CPU defaults, about 1-2 minutes
     python bench/trainer_overhead.py --device cuda --json out.json
@@ -44,6 +47,8 @@ class Scenario:
     steps_cpu: int
     steps_cuda: int
     bf16_on_cuda: bool = False
+    log_every_n_steps: int | None = None  # None: the trainers' default (50)
+    save_hparams: bool = False
 
 
 def autoencoder() -> nn.Module:
@@ -73,6 +78,15 @@ def scenarios(device: str) -> list[Scenario]:
     )
     return [
         Scenario("seed-AE b32", autoencoder, 32, 500, 3000),
+        Scenario(
+            "seed-AE b32 log every step",
+            autoencoder,
+            32,
+            500,
+            3000,
+            log_every_n_steps=1,
+            save_hparams=True,
+        ),
         Scenario("seed-AE b256", autoencoder, 256, 200, 1500),
         mlp,
     ]
@@ -86,7 +100,9 @@ def sync(device: str) -> None:
 # ---- the contenders --------------------------------------------------------------------------
 
 
-def raw_loop(make_net: Callable, loader: DataLoader, steps: int, device: str, bf16: bool) -> float:
+def raw_loop(
+    make_net: Callable, loader: DataLoader, steps: int, device: str, bf16: bool, scn: Scenario
+) -> float:
     torch.manual_seed(0)
     net = make_net().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -109,10 +125,12 @@ def raw_loop(make_net: Callable, loader: DataLoader, steps: int, device: str, bf
     return time.perf_counter() - start
 
 
-def lit_module(L: ModuleType, net: nn.Module) -> Any:
+def lit_module(L: ModuleType, net: nn.Module, save_hparams: bool) -> Any:
     class Lit(L.LightningModule):
-        def __init__(self) -> None:
+        def __init__(self, lr: float = 1e-3) -> None:
             super().__init__()
+            if save_hparams:
+                self.save_hyperparameters()
             self.net = net
 
         def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
@@ -133,16 +151,26 @@ def csv_logger(L: ModuleType, root: str) -> Any:
 
 
 def trainer_fit(
-    L: ModuleType, make_net: Callable, loader: DataLoader, steps: int, device: str, bf16: bool
+    L: ModuleType,
+    make_net: Callable,
+    loader: DataLoader,
+    steps: int,
+    device: str,
+    bf16: bool,
+    scn: Scenario,
 ) -> float:
     torch.manual_seed(0)
     root = tempfile.mkdtemp(prefix=f"bench-{L.__name__}-")
     try:
-        model = lit_module(L, make_net())
+        model = lit_module(L, make_net(), scn.save_hparams)
+        every = (
+            {} if scn.log_every_n_steps is None else {"log_every_n_steps": scn.log_every_n_steps}
+        )
         trainer = L.Trainer(
             accelerator="cuda" if device == "cuda" else "cpu", devices=1, max_steps=steps,
             precision="bf16-mixed" if bf16 else "32-true", default_root_dir=root,
             logger=csv_logger(L, root), enable_progress_bar=False, enable_model_summary=False,
+            **every,
         )  # fmt: skip
         sync(device)
         start = time.perf_counter()
@@ -180,7 +208,7 @@ def measure(scn: Scenario, device: str, steps: int, repeats: int, runs: dict) ->
     )  # fmt: skip
     names = list(runs)
     for name in names:  # warm-up: allocator, kernels, first-call imports
-        runs[name](scn.make_net, loader, max(5, steps // 20), device, bf16)
+        runs[name](scn.make_net, loader, max(5, steps // 20), device, bf16, scn)
     samples: dict[str, list[float]] = {n: [] for n in names}
     errors: dict[str, str] = {}
     for rep in range(repeats):
@@ -190,7 +218,7 @@ def measure(scn: Scenario, device: str, steps: int, repeats: int, runs: dict) ->
                 continue
             gc.collect()
             try:
-                samples[name].append(runs[name](scn.make_net, loader, steps, device, bf16))
+                samples[name].append(runs[name](scn.make_net, loader, steps, device, bf16, scn))
             except Exception as exc:  # noqa: BLE001
                 errors[name] = f"{type(exc).__name__}: {exc}"
     return summarize(scn.name, steps, samples, errors)

@@ -52,6 +52,7 @@ class TensorBoardLogger(VersionedDirLogger):
         self._sub_dir = os.fspath(sub_dir) if sub_dir is not None else None
         self._kwargs = kwargs
         self.hparams: dict[str, Any] = {}
+        self._hparams_dirty = True  # hparams.yaml needs (re)writing at the next save
         self._experiment: Any = None
 
     @property
@@ -75,6 +76,7 @@ class TensorBoardLogger(VersionedDirLogger):
     def log_hyperparams(self, params: Any, metrics: dict[str, float] | None = None) -> None:
         params = flatten_params(params)
         self.hparams.update(params)
+        self._hparams_dirty = True
         if metrics is None and self._default_hp_metric:
             metrics = {"hp_metric": -1}
         if not params:
@@ -109,9 +111,14 @@ class TensorBoardLogger(VersionedDirLogger):
     def save(self) -> None:
         log_dir = self.log_dir
         if os.path.isdir(log_dir) or self._experiment is not None:
-            os.makedirs(log_dir, exist_ok=True)
-            with open(os.path.join(log_dir, self.NAME_HPARAMS_FILE), "w") as handle:
-                yaml.dump(_yaml_safe(self.hparams), handle)
+            path = os.path.join(log_dir, self.NAME_HPARAMS_FILE)
+            # save() runs after every logged row; hparams only change in log_hyperparams, so
+            # the yaml is rewritten then, or when the file has gone missing (Lightning: only then)
+            if self._hparams_dirty or not os.path.isfile(path):
+                os.makedirs(log_dir, exist_ok=True)
+                with open(path, "w") as handle:
+                    yaml.dump(_yaml_safe(self.hparams), handle)
+                self._hparams_dirty = False
         if self._experiment is not None:
             self._experiment.flush()
 
