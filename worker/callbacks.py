@@ -84,9 +84,9 @@ class DatabaseLogger(Logger):
         self.sync.add_metrics(rows)
 
     def save(self) -> None:
-        # The trainer calls this after every log_metrics; the sync thread already flushes every
-        # few hundred ms and at stage ends, so a flush per step would only add a transaction.
-        pass
+        # The trainer calls this after every log_metrics: ask for a write soon. The sync thread
+        # spaces its writes (min_flush_gap_s), so logging every step still batches rows.
+        self.sync.request_flush()
 
     def finalize(self, status: str) -> None:
         self.sync.request_flush()

@@ -38,12 +38,14 @@ class JobSync:
         worker_id: str,
         *,
         flush_interval_s: float = 0.2,
+        min_flush_gap_s: float = 0.05,
         cancel_poll_s: float = 0.5,
         max_buffered_rows: int = 1000,
         max_runtime_s: float | None = None,
     ) -> None:
         self.settings, self.job_id, self.worker_id = settings, job_id, worker_id
         self.flush_interval_s = flush_interval_s
+        self.min_flush_gap_s = min_flush_gap_s
         self.cancel_poll_s = cancel_poll_s
         self.max_buffered_rows = max_buffered_rows
         self.deadline = time.monotonic() + max_runtime_s if max_runtime_s else None
@@ -123,6 +125,9 @@ class JobSync:
                     self.request_stop("timeout")
             except Exception:  # a database hiccup must not kill the job; retry next tick
                 log.exception("job %s: sync failed; retrying", self.job_id)
+            # Rows logged now and then go out at once; rows logged every step are batched,
+            # at most one transaction per gap, so the database never paces the training loop.
+            self._closed.wait(self.min_flush_gap_s)
 
     # ------------------------------------------------------------ database side
 
