@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 run: $(STAMP)
-	$(BIN)/python -m trainyard.demo
+	$(BIN)/python -m server.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

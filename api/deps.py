@@ -17,7 +17,7 @@ from api.db.session import session_factory
 from api.db.tokens import authenticate
 from api.errors import AppError, ErrorCode
 from api.settings import Settings
-from trainyard.registry import Registry, get_registry
+from catalog.registry import Registry, get_registry
 
 
 def get_settings_dep(request: Request) -> Settings:

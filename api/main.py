@@ -59,7 +59,7 @@ def default_dispatcher(settings: Settings) -> Dispatcher:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Import the components (and torch) at startup, not on the first request, so that a bad
     # COMPONENT_MODULES setting stops the server at once with its import error.
-    from trainyard.registry import get_registry
+    from catalog.registry import get_registry
 
     get_registry(app.state.settings)
     event_hub(app).start()  # bound to the serving loop before any request: see close_streams

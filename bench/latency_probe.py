@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import trainer_core as L
-from trainyard.registry import register
+from catalog.registry import register
 
 
 class LatencyProbe(L.LightningModule):

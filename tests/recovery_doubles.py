@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from tests.service_doubles import TinyRegressor
-from trainyard.registry import register
+from catalog.registry import register
 
 COMPONENT_MODULE = "tests.recovery_doubles"
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainyard.registry import (
+from catalog.registry import (
     InvalidParamsError,
     RegistrationError,
     Registry,
@@ -159,7 +159,7 @@ def test_component_modules_setting_registers_user_components(tmp_path, monkeypat
     (tmp_path / "my_components.py").write_text(
         textwrap.dedent(
             '''
-            from trainyard.registry import component
+            from catalog.registry import component
 
             @component("my_data", kind="datamodule")
             class MyData:

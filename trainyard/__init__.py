@@ -1,6 +1,6 @@
 """Trainyard: train PyTorch models over HTTP. `trainyard.Client` talks to a server.
 
-The client is imported on first use, so `import trainyard.registry` (done by the server and
+The client is imported on first use, so `import catalog.registry` (done by the server and
 workers) stays light.
 """
 

@@ -8,7 +8,7 @@
         client.download_checkpoint(job.id, "best.ckpt")
 
 Errors from the server raise `TrainyardError(status, error_code, detail)`. The results are the
-API's own pydantic models (api.schemas), so they always match the server's documentation.
+API's own pydantic models (trainyard.schemas), so they always match the server's documentation.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from api.schemas.admin import ProjectList, ProjectPublic, TokenCreated, TokenList, TokenPublic
-from api.schemas.checkpoints import CheckpointList, CheckpointPublic
-from api.schemas.components import ComponentList, ComponentPublic
-from api.schemas.health import HealthPublic
-from api.schemas.jobs import JobDryRun, JobList, JobPublic, JobSummary
-from api.schemas.logs import LogLine, LogList
-from api.schemas.metric_history import MetricHistory
-from api.schemas.metrics import MetricList
-from api.schemas.predict import PredictResponse
 from trainyard.download import Downloaded, Progress, download
+from trainyard.schemas.admin import ProjectList, ProjectPublic, TokenCreated, TokenList, TokenPublic
+from trainyard.schemas.checkpoints import CheckpointList, CheckpointPublic
+from trainyard.schemas.components import ComponentList, ComponentPublic
+from trainyard.schemas.health import HealthPublic
+from trainyard.schemas.jobs import JobDryRun, JobList, JobPublic, JobSummary
+from trainyard.schemas.logs import LogLine, LogList
+from trainyard.schemas.metric_history import MetricHistory
+from trainyard.schemas.metrics import MetricList
+from trainyard.schemas.predict import PredictResponse
 from trainyard.sse import Parser, parse
 
 Model = TypeVar("Model", bound=BaseModel)

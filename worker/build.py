@@ -7,8 +7,8 @@ from typing import Any
 
 import trainer_core as L
 from api.settings import Settings
+from catalog.registry import get_registry
 from trainer_core.callbacks import EarlyStopping, ModelCheckpoint
-from trainyard.registry import get_registry
 
 # Options the service decides, whatever the spec says: no terminal UI inside a worker.
 FIXED_TRAINER_OPTIONS: dict[str, Any] = {

@@ -9,7 +9,7 @@ from api.db.models import Project, Token
 from api.db.tokens import create_token, get_project_by_name, list_tokens, revoke_token
 from api.deps import AdminDep, SessionDep
 from api.errors import AppError, ErrorCode
-from api.schemas.admin import (
+from trainyard.schemas.admin import (
     ProjectCreate,
     ProjectList,
     ProjectPublic,
@@ -18,7 +18,7 @@ from api.schemas.admin import (
     TokenList,
     TokenPublic,
 )
-from api.schemas.common import error_responses
+from trainyard.schemas.common import error_responses
 
 router = APIRouter(tags=["admin"])
 ADMIN_ERRORS = error_responses(401, 403)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AuthDep, RegistryDep
-from api.schemas.common import error_responses
-from api.schemas.components import ComponentList, ComponentPublic
+from trainyard.schemas.common import error_responses
+from trainyard.schemas.components import ComponentList, ComponentPublic
 
 router = APIRouter(prefix="/v1/components", tags=["components"])
 

@@ -13,8 +13,8 @@ from api.db.events import tail_start
 from api.db.session import session_factory
 from api.deps import _bearer, get_principal, require_job
 from api.errors import AppError, ErrorCode
-from api.schemas.common import error_responses
 from api.services.events import EVENT_TYPES, event_hub, stream
+from trainyard.schemas.common import error_responses
 
 MAX_BIGINT = 2**63 - 1  # event ids are BIGINT: a larger one is a 422, not a 500
 

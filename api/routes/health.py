@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from api.db.session import get_engine
 from api.deps import SettingsDep
-from api.schemas.health import HealthPublic
+from trainyard.schemas.health import HealthPublic
 
 router = APIRouter(tags=["health"])
 

@@ -12,11 +12,11 @@ from api.db.models import JobStatus
 from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, encode_cursor
-from api.schemas.common import error_responses
-from api.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic, Tag
 from api.services import jobs as job_service
 from api.services.specs import request_hash, resolve_spec
 from api.services.views import job_public, job_summary
+from trainyard.schemas.common import error_responses
+from trainyard.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic, Tag
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 STATUS_VALUES = tuple(s.value for s in JobStatus)

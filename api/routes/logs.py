@@ -11,8 +11,8 @@ from api.db.events import events_after
 from api.deps import AuthDep, SessionDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, encode_cursor
-from api.schemas.common import error_responses
-from api.schemas.logs import LogLine, LogList
+from trainyard.schemas.common import error_responses
+from trainyard.schemas.logs import LogLine, LogList
 
 router = APIRouter(prefix="/v1/jobs", tags=["logs"])
 

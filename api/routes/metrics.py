@@ -10,10 +10,10 @@ from api.db.metrics import list_metrics as query_metrics
 from api.deps import AuthDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, encode_cursor
-from api.schemas.common import error_responses
-from api.schemas.metric_history import MetricHistory
-from api.schemas.metrics import MetricList, MetricPoint
 from api.services import metric_history
+from trainyard.schemas.common import error_responses
+from trainyard.schemas.metric_history import MetricHistory
+from trainyard.schemas.metrics import MetricList, MetricPoint
 
 MAX_BIGINT = 2**63 - 1  # the database's step column; larger is a 422, not a 500
 

@@ -8,10 +8,10 @@ from api.db.checkpoints import best_checkpoint, get_checkpoint, last_checkpoint
 from api.db.models import Checkpoint, Job
 from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, StoreDep, require_job
 from api.errors import AppError, ErrorCode
-from api.schemas.common import error_responses
-from api.schemas.predict import PredictRequest, PredictResponse
 from api.services.predict import load_model, run_predict
-from trainyard.registry import UnknownComponentError
+from catalog.registry import UnknownComponentError
+from trainyard.schemas.common import error_responses
+from trainyard.schemas.predict import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1/jobs", tags=["predict"])
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from api.db import metric_history as queries
 from api.db.session import session_factory
 from api.pagination import encode_cursor
-from api.schemas.metric_history import MetricBucket, MetricHistory, MetricSeries
+from trainyard.schemas.metric_history import MetricBucket, MetricHistory, MetricSeries
 
 CSV_HEADER = ("name", "stage", "step", "epoch", "value")
 CSV_CHUNK_ROWS = 5000

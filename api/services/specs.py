@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from api.errors import AppError, ErrorCode
-from api.schemas.jobs import ComponentRef, JobCreate, JobSpec
 from api.settings import Settings
-from trainyard.registry import InvalidParamsError, Kind, Registry, UnknownComponentError
+from catalog.registry import InvalidParamsError, Kind, Registry, UnknownComponentError
+from trainyard.schemas.jobs import ComponentRef, JobCreate, JobSpec
 
 
 def request_hash(body: JobCreate) -> str:

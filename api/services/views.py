@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from api.db.checkpoints import best_checkpoint
 from api.db.jobs import list_transitions
 from api.db.models import Checkpoint, Job
-from api.schemas.checkpoints import CheckpointPublic
-from api.schemas.jobs import JobProgress, JobPublic, JobSummary, TransitionPublic
+from trainyard.schemas.checkpoints import CheckpointPublic
+from trainyard.schemas.jobs import JobProgress, JobPublic, JobSummary, TransitionPublic
 
 
 def checkpoint_public(row: Checkpoint) -> CheckpointPublic:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from api.artifacts import get_artifact_store
 from api.settings import Settings
 from tests.api.helpers import add_checkpoint, submit
-from trainyard.components import LitAutoEncoder
+from catalog.components import LitAutoEncoder
 
 PARAMS = {"input_dim": 4, "hidden_dim": 8, "latent_dim": 2}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainyard.components.mnist import MNISTDataModule
-from trainyard.registry import InvalidParamsError, build_registry
+from catalog.components.mnist import MNISTDataModule
+from catalog.registry import InvalidParamsError, build_registry
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

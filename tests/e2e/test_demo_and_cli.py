@@ -1,4 +1,4 @@
-"""`make run` (trainyard.demo) and the server-side CLI, run as a user runs them."""
+"""`make run` (server.demo) and the server-side CLI, run as a user runs them."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_make_run_trains_predicts_keeps_serving_and_stops_on_ctrl_c(tmp_path: Pa
     out = tmp_path / "demo.out"
     with open(out, "wb") as sink:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "trainyard.demo"],
+            [sys.executable, "-m", "server.demo"],
             cwd=tmp_path,
             env=clean_env(TRAINYARD_PORT=str(port)),
             stdout=sink,

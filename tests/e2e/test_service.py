@@ -11,7 +11,7 @@ import torch
 
 from tests.e2e.conftest import Stack, wait_job
 from tests.service_doubles import tiny_spec
-from trainyard.components.autoencoder import LitAutoEncoder
+from catalog.components.autoencoder import LitAutoEncoder
 
 
 def autoencoder_spec() -> dict[str, Any]:

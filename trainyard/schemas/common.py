@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.errors import ErrorCode
+from trainyard.schemas.errors import ErrorCode
 
 
 def _assume_utc(value: datetime) -> datetime:

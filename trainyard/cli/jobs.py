@@ -1,95 +1,25 @@
-"""The `trainyard` commands that talk to a server through `trainyard.Client`.
-
-submit, jobs, status, watch, logs, cancel, download, predict, components. The server and token
-come from --url/--token or TRAINYARD_URL/TRAINYARD_TOKEN. A server error prints its
-`error_code` and `detail` and exits 1; a usage error exits 2.
-"""
+"""The job commands: submit, watch, jobs, status, cancel, components, logs, download, predict."""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainyard.cli.common import (
+    Subparsers,
+    UsageError,
+    client_of,
+    print_json,
+    reports_errors,
+    table,
+)
+
 if TYPE_CHECKING:
     from trainyard.client import Client
-
-Subparsers = Any
-Handler = Callable[[argparse.Namespace], int]
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-class UsageError(Exception):
-    """Bad input on our side (a missing token, an unreadable file): exit status 2."""
-
-
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--url",
-        default=os.environ.get("TRAINYARD_URL", DEFAULT_URL),
-        help="server URL (default: $TRAINYARD_URL or %(default)s)",
-    )
-    common.add_argument(
-        "--token",
-        default=os.environ.get("TRAINYARD_TOKEN"),
-        help="API token (default: $TRAINYARD_TOKEN)",
-    )
-    return common
-
-
-def _client(args: argparse.Namespace) -> Client:
-    from trainyard.client import Client
-
-    if not args.token:
-        raise UsageError(
-            "no token: pass --token or set TRAINYARD_TOKEN (make one with `trainyard token create`)"
-        )
-    return Client(args.url, args.token)
-
-
-def _reports_errors(handler: Handler) -> Handler:
-    """Turn the client's exceptions into one clear line on stderr and an exit status."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        import httpx
-
-        from trainyard.client import TrainyardError
-        from trainyard.download import ChecksumError
-
-        try:
-            return handler(args)
-        except TrainyardError as exc:
-            print(f"error: {exc.error_code} (HTTP {exc.status}): {exc.detail}", file=sys.stderr)
-        except ChecksumError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except httpx.TransportError as exc:
-            print(
-                f"error: cannot reach the Trainyard server at {args.url} ({exc}); is it running? "
-                "Point --url or TRAINYARD_URL at it.",
-                file=sys.stderr,
-            )
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-        return 1
-
-    return run
-
-
-def _print_json(value: Any) -> None:
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    print(json.dumps(value, indent=2))
 
 
 def load_spec(path: str) -> dict[str, Any]:
@@ -112,18 +42,18 @@ def load_spec(path: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- submit, watch
 
 
-@_reports_errors
+@reports_errors
 def submit(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.name:
         spec["name"] = args.name
-    with _client(args) as client:
+    with client_of(args) as client:
         if args.dry_run:
-            _print_json(client.validate(spec))
+            print_json(client.validate(spec))
             return 0
         job = client.submit(spec, idempotency_key=args.idempotency_key)
         if args.json and not args.watch:
-            _print_json(job)
+            print_json(job)
             return 0
         print(f"submitted job {job.id} ({job.status})")
         if not args.watch:
@@ -133,14 +63,14 @@ def submit(args: argparse.Namespace) -> int:
 
 
 def _watch(client: Client, job_id: str, logs: bool) -> int:
-    from trainyard.cli_watch import watch_job
+    from trainyard.cli.watch import watch_job
 
     return 0 if watch_job(client, job_id, logs=logs) == "succeeded" else 1
 
 
-@_reports_errors
+@reports_errors
 def watch(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         return _watch(client, args.job_id, args.logs)
 
 
@@ -166,28 +96,22 @@ def add_watch(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- jobs, status, cancel
 
 
-def _table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
 def _progress(p: Any) -> str:
     if p.step is None:
         return "-"
     return f"{p.step}/{p.total}" if p.total else str(p.step)
 
 
-@_reports_errors
+@reports_errors
 def list_jobs(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         filters = {"status": args.status, "tag": args.tag}
         if args.all:
             jobs = list(client.iter_jobs(**filters))
         else:
             jobs = client.jobs(**filters, limit=args.limit).items
         if args.json:
-            _print_json([j.model_dump(mode="json") for j in jobs])
+            print_json([j.model_dump(mode="json") for j in jobs])
             return 0
         rows = [
             [j.id, j.name or "-", j.status, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -195,18 +119,18 @@ def list_jobs(args: argparse.Namespace) -> int:
              _progress(j.progress)]
             for j in jobs
         ]  # fmt: skip
-        _table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP"])
+        table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP"])
     return 0
 
 
-@_reports_errors
+@reports_errors
 def status(args: argparse.Namespace) -> int:
-    from trainyard.cli_watch import format_value
+    from trainyard.cli.watch import format_value
 
-    with _client(args) as client:
+    with client_of(args) as client:
         job = client.job(args.job_id)
     if args.json:
-        _print_json(job)
+        print_json(job)
         return 0
     p = job.progress
     print(f"job       {job.id} ({job.name or 'unnamed'})")
@@ -224,26 +148,26 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_errors
+@reports_errors
 def cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         job = client.cancel(args.job_id)
     print(f"job {job.id} is {job.status}")
     return 0
 
 
-@_reports_errors
+@reports_errors
 def components(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         items = client.components()
     if args.json:
-        _print_json([c.model_dump(mode="json") for c in items])
+        print_json([c.model_dump(mode="json") for c in items])
         return 0
     rows = []
     for c in items:
         params = ", ".join(c.params_schema.get("properties", {}))
         rows.append([c.name, c.kind, params or "-", c.description.split("\n")[0][:60]])
-    _table(rows, ["NAME", "KIND", "PARAMS", "DESCRIPTION"])
+    table(rows, ["NAME", "KIND", "PARAMS", "DESCRIPTION"])
     return 0
 
 
@@ -273,9 +197,9 @@ def add_jobs(sub: Subparsers, common: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- logs, download, predict
 
 
-@_reports_errors
+@reports_errors
 def logs(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         last = None
         for line in client.iter_logs(args.job_id):
             _print_line(line.stream, line.line)
@@ -292,11 +216,11 @@ def _print_line(stream: str, line: str) -> None:
     print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
 
 
-@_reports_errors
+@reports_errors
 def download(args: argparse.Namespace) -> int:
     from trainyard.download import part_path
 
-    with _client(args) as client:
+    with client_of(args) as client:
         row = client.checkpoint(args.job_id, args.checkpoint)
         path = Path(args.output or f"{args.job_id}-{row.kind}-step{row.step}.ckpt")
         partial = part_path(path)
@@ -320,7 +244,7 @@ def _download_progress() -> Callable[[int, int], None] | None:
     return show
 
 
-@_reports_errors
+@reports_errors
 def predict(args: argparse.Namespace) -> int:
     try:
         payload = json.loads(Path(args.input).read_text())
@@ -332,9 +256,9 @@ def predict(args: argparse.Namespace) -> int:
         payload = payload.get("inputs")
     if not isinstance(payload, list):
         raise UsageError(f'{args.input} must hold a list of samples or {{"inputs": [...]}}')
-    with _client(args) as client:
+    with client_of(args) as client:
         answer = client.predict(args.job_id, payload, checkpoint=checkpoint)
-    _print_json(answer if args.full else answer.outputs)
+    print_json(answer if args.full else answer.outputs)
     return 0
 
 
@@ -356,12 +280,3 @@ def add_artifacts(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", default="best", help="best (default), last, or an id")
     p.add_argument("--full", action="store_true", help="print the whole response")
     p.set_defaults(func=predict)
-
-
-def add_client_commands(sub: Subparsers) -> None:
-    """Register every client command (called by trainyard.cli.build_parser)."""
-    from trainyard.cli_admin import add_admin_commands
-
-    common = _common()
-    for add in (add_submit, add_watch, add_jobs, add_artifacts, add_admin_commands):
-        add(sub, common)

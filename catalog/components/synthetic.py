@@ -9,7 +9,7 @@ from pydantic import Field
 from torch.utils.data import DataLoader, TensorDataset
 
 import trainer_core as L
-from trainyard.components._split import loader
+from catalog.components._split import loader
 
 Size = Annotated[int, Field(ge=0, le=10_000_000)]
 

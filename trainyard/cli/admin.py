@@ -10,38 +10,38 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from trainyard.cli_client import _client, _print_json, _reports_errors, _table
+from trainyard.cli.common import client_of, print_json, reports_errors, table
 
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else "-"
 
 
-@_reports_errors
+@reports_errors
 def list_projects(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         items = client.projects()
     if args.json:
-        _print_json([p.model_dump(mode="json") for p in items])
+        print_json([p.model_dump(mode="json") for p in items])
     else:
-        _table([[p.id, p.name, _when(p.created_at)] for p in items], ["ID", "NAME", "CREATED"])
+        table([[p.id, p.name, _when(p.created_at)] for p in items], ["ID", "NAME", "CREATED"])
     return 0
 
 
-@_reports_errors
+@reports_errors
 def create_project(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         project = client.create_project(args.name)
     print(f"project {project.name} ({project.id})")
     return 0
 
 
-@_reports_errors
+@reports_errors
 def list_tokens(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         items = client.tokens(project=args.project)
     if args.json:
-        _print_json([t.model_dump(mode="json") for t in items])
+        print_json([t.model_dump(mode="json") for t in items])
         return 0
     rows = [
         [
@@ -54,24 +54,24 @@ def list_tokens(args: argparse.Namespace) -> int:
         ]
         for t in items
     ]
-    _table(rows, ["ID", "PROJECT", "NAME", "ADMIN", "EXPIRES", "REVOKED"])
+    table(rows, ["ID", "PROJECT", "NAME", "ADMIN", "EXPIRES", "REVOKED"])
     return 0
 
 
-@_reports_errors
+@reports_errors
 def create_token(args: argparse.Namespace) -> int:
     fields: dict[str, Any] = {"is_admin": args.admin}
     if args.expires_at:
         fields["expires_at"] = args.expires_at
-    with _client(args) as client:
+    with client_of(args) as client:
         created = client.create_token(args.project, name=args.name, **fields)
     print(created.token)
     return 0
 
 
-@_reports_errors
+@reports_errors
 def revoke_token(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_of(args) as client:
         token = client.revoke_token(args.token_id)
     print(f"token {token.id} revoked at {_when(token.revoked_at)}")
     return 0

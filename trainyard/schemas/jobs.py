@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.checkpoints import CheckpointPublic
-from api.schemas.common import UtcDatetime
+from trainyard.schemas.checkpoints import CheckpointPublic
+from trainyard.schemas.common import UtcDatetime
 
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:=\-]{1,64}$")]
 PositiveInt = Annotated[int, Field(ge=1)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import UtcDatetime
+from trainyard.schemas.common import UtcDatetime
 
 
 class CheckpointPublic(BaseModel):

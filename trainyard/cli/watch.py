@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from api.schemas.jobs import JobPublic
 from trainyard.client import Client, Event
+from trainyard.schemas.jobs import JobPublic
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 LIVE_TYPES = ["status", "progress", "metric", "checkpoint"]

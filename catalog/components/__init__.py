@@ -5,12 +5,12 @@ Datamodules: `digits` (scikit-learn's bundled 8x8 digits), `mnist` (IDX files in
 `synthetic` (random tensors, for tests and benchmarks).
 """
 
-from trainyard.components.autoencoder import LitAutoEncoder
-from trainyard.components.classifier import MLPClassifier
-from trainyard.components.digits import DigitsDataModule
-from trainyard.components.mnist import MNISTDataModule
-from trainyard.components.synthetic import SyntheticDataModule
-from trainyard.registry import register
+from catalog.components.autoencoder import LitAutoEncoder
+from catalog.components.classifier import MLPClassifier
+from catalog.components.digits import DigitsDataModule
+from catalog.components.mnist import MNISTDataModule
+from catalog.components.synthetic import SyntheticDataModule
+from catalog.registry import register
 
 register(LitAutoEncoder, name="autoencoder", kind="module")
 register(MLPClassifier, name="mlp_classifier", kind="module")

@@ -9,7 +9,7 @@ from pydantic import Field
 from torch import nn
 
 import trainer_core as L
-from trainyard.components._batches import features
+from catalog.components._batches import features
 
 
 class MLPClassifier(L.LightningModule):

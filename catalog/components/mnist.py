@@ -17,7 +17,7 @@ from pydantic import Field
 from torch.utils.data import DataLoader, TensorDataset
 
 import trainer_core as L
-from trainyard.components._split import loader, split_indices, subset
+from catalog.components._split import loader, split_indices, subset
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",

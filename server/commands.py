@@ -1,22 +1,52 @@
-"""The `trainyard` command: one function per subcommand, each registered by an `add_*` function.
+"""The server-side `trainyard` commands: serve, worker, migrate, token, check, demo.
 
-To add a subcommand, write `add_<name>(subparsers)` that builds its parser and sets
-`func=<handler>`, and append it to SUBCOMMANDS. A handler takes the parsed arguments and returns
-the exit status. Server-side commands read their settings from the environment (DATABASE_URL,
-BROKER_URL, ...), like the services they start.
+This module imports only the standard library, so that `trainyard --help` lists these commands
+on a machine with only the client installed; each handler loads the server when it runs, and
+says what to install when the server extra is missing. Settings come from the environment
+(DATABASE_URL, BROKER_URL, ...), like the services these commands start.
+
+To add a command, write `add_<name>(subparsers)` that builds its parser and sets
+`func=<handler>`, and append it to SERVER_COMMANDS. A handler returns the exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from trainyard.cli_client import add_client_commands
-
 Subparsers = Any  # argparse's _SubParsersAction is private
+Handler = Callable[[argparse.Namespace], int]
+
+
+# The packages that only `pip install "trainyard[server]"` brings.
+SERVER_PACKAGES = frozenset(
+    {"torch", "celery", "sqlalchemy", "fastapi", "uvicorn", "alembic", "pydantic_settings",
+     "psycopg", "redis", "kombu", "numpy", "sklearn", "fsspec", "sse_starlette", "limits"}
+)  # fmt: skip
+
+
+def needs_server(handler: Handler) -> Handler:
+    """Run a server command; a missing server dependency becomes one line saying what to install."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+                raise
+            print(
+                f"error: `trainyard {args.command}` runs the server, which needs packages this "
+                f'install lacks ({exc.name}). Install them with: pip install "trainyard[server]"',
+                file=sys.stderr,
+            )
+            return 2
+
+    return run
 
 
 # ---------------------------------------------------------------- serve
@@ -45,7 +75,7 @@ def add_serve(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("TRAINYARD_PORT", "8000")))
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     p.add_argument("--log-level", default="info")
-    p.set_defaults(func=serve)
+    p.set_defaults(func=needs_server(serve))
 
 
 # ---------------------------------------------------------------- worker
@@ -87,7 +117,7 @@ def add_worker(sub: Subparsers) -> None:
     p.add_argument(
         "--hostname", default=None, help="Celery node name (default: unique per process)"
     )
-    p.set_defaults(func=worker)
+    p.set_defaults(func=needs_server(worker))
 
 
 # ---------------------------------------------------------------- migrate
@@ -106,7 +136,7 @@ def migrate(args: argparse.Namespace) -> int:
 def add_migrate(sub: Subparsers) -> None:
     p = sub.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     p.add_argument("--revision", default="head")
-    p.set_defaults(func=migrate)
+    p.set_defaults(func=needs_server(migrate))
 
 
 def _redact(url: str) -> str:
@@ -145,7 +175,7 @@ def check(args: argparse.Namespace) -> int:
 def add_check(sub: Subparsers) -> None:
     p = sub.add_parser("check", help="check that the database and the broker answer")
     p.add_argument("--timeout", type=float, default=5.0)
-    p.set_defaults(func=check)
+    p.set_defaults(func=needs_server(check))
 
 
 # ---------------------------------------------------------------- token
@@ -169,33 +199,36 @@ def add_token(sub: Subparsers) -> None:
     create.add_argument("--project", default="default", help="project (created when missing)")
     create.add_argument("--name", default="cli", help="a label for the token")
     create.add_argument("--admin", action="store_true", help="may manage projects and tokens")
-    create.set_defaults(func=create_token_command)
+    create.set_defaults(func=needs_server(create_token_command))
 
 
-# ---------------------------------------------------------------- entry point
+# ---------------------------------------------------------------- demo
 
-SUBCOMMANDS: list[Callable[[Subparsers], None]] = [
+
+def demo(args: argparse.Namespace) -> int:
+    from server.demo import main as run_demo
+
+    return int(run_demo() or 0)
+
+
+def add_demo(sub: Subparsers) -> None:
+    p = sub.add_parser("demo", help="start the embedded service and train a demo job (make run)")
+    p.set_defaults(func=needs_server(demo))
+
+
+# ---------------------------------------------------------------- registration
+
+SERVER_COMMANDS: list[Callable[[Subparsers], None]] = [
     add_serve,
     add_worker,
     add_migrate,
     add_token,
     add_check,
-    add_client_commands,  # submit, jobs, status, watch, logs, cancel, ... (trainyard/cli_client.py)
+    add_demo,
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trainyard", description="Trainyard training service")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in SUBCOMMANDS:
+def add_server_commands(sub: Subparsers) -> None:
+    """Register every server command (called by `trainyard.cli.build_parser`)."""
+    for add in SERVER_COMMANDS:
         add(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

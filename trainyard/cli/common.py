@@ -1,0 +1,96 @@
+"""What every client command shares: --url/--token, the client, error reporting, output.
+
+The server and token come from --url/--token or TRAINYARD_URL/TRAINYARD_TOKEN. A server error
+prints its `error_code` and `detail` and exits 1; a usage error exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trainyard.client import Client
+
+Subparsers = Any
+Handler = Callable[[argparse.Namespace], int]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class UsageError(Exception):
+    """Bad input on our side (a missing token, an unreadable file): exit status 2."""
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=os.environ.get("TRAINYARD_URL", DEFAULT_URL),
+        help="server URL (default: $TRAINYARD_URL or %(default)s)",
+    )
+    common.add_argument(
+        "--token",
+        default=os.environ.get("TRAINYARD_TOKEN"),
+        help="API token (default: $TRAINYARD_TOKEN)",
+    )
+    return common
+
+
+def client_of(args: argparse.Namespace) -> Client:
+    from trainyard.client import Client
+
+    if not args.token:
+        raise UsageError(
+            "no token: pass --token or set TRAINYARD_TOKEN (make one with `trainyard token create`)"
+        )
+    return Client(args.url, args.token)
+
+
+def reports_errors(handler: Handler) -> Handler:
+    """Turn the client's exceptions into one clear line on stderr and an exit status."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        import httpx
+
+        from trainyard.client import TrainyardError
+        from trainyard.download import ChecksumError
+
+        try:
+            return handler(args)
+        except TrainyardError as exc:
+            print(f"error: {exc.error_code} (HTTP {exc.status}): {exc.detail}", file=sys.stderr)
+        except ChecksumError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except httpx.TransportError as exc:
+            print(
+                f"error: cannot reach the Trainyard server at {args.url} ({exc}); is it running? "
+                "Point --url or TRAINYARD_URL at it.",
+                file=sys.stderr,
+            )
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        return 1
+
+    return run
+
+
+def print_json(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    print(json.dumps(value, indent=2))
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
