@@ -21,8 +21,10 @@ COPY api ./api
 COPY worker ./worker
 COPY trainer_core ./trainer_core
 COPY trainyard ./trainyard
+COPY catalog ./catalog
+COPY server ./server
 COPY migrations ./migrations
-RUN pip install . && useradd --create-home --uid 1000 trainyard \
+RUN pip install ".[server]" && useradd --create-home --uid 1000 trainyard \
     && mkdir -p /data/artifacts && chown -R trainyard /data
 
 USER trainyard

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	# Install a CPU torch first where none is present, so the open range in pyproject
 	# does not pull a multi-GB CUDA build.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH_CPU)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[server,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,12 @@ def test_health_checks_and_gpu_reservation() -> None:
 
 def test_dockerfile_copies_every_package_the_image_runs() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("api", "worker", "trainer_core", "trainyard", "migrations"):
+    # Every package the distribution ships (pyproject's find include list) is in the image.
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = [pattern.rstrip("*") for pattern in include["packages"]["find"]["include"]]
+    assert {"api", "worker", "server", "catalog", "trainer_core", "trainyard"} <= set(packages)
+    for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile
         assert (ROOT / package / "__init__.py").exists()
+    # The image runs the service, so it installs the server extra.
+    assert 'pip install ".[server]"' in dockerfile
