@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.client.conftest import Cli
 from tests.conftest import issue_token
 from tests.e2e.conftest import Stack
 from trainyard import Client, TrainyardError

@@ -29,7 +29,7 @@ from tests.helpers_services import REPO_ROOT
 
 @pytest.fixture(scope="package")
 def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("cli_stack")
+    root = tmp_path_factory.mktemp("client_stack")
     url = f"sqlite:///{root / 'trainyard.sqlite'}"
     migrate.upgrade(url)
     stack = start_stack(make_settings(url, "filesystem://", root), root)

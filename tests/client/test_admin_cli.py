@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.cli.conftest import Cli, ok
+from tests.client.conftest import Cli, ok
 from tests.conftest import issue_token
 from tests.e2e.conftest import Stack
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Cli, ok
+from tests.client.conftest import Cli, ok
 
 
 def test_submit_watch_shows_progress_until_the_job_succeeds(submitted: dict[str, Any]) -> None:
