@@ -69,9 +69,7 @@ def dump_checkpoint(trainer: Trainer, weights_only: bool = False) -> dict[str, A
         datamodule_state = datamodule.state_dict()
         if datamodule_state:
             checkpoint[type(datamodule).__qualname__] = datamodule_state
-    if not weights_only:
-        trainer._fire_callbacks(Event.ON_SAVE_CHECKPOINT, checkpoint)
-    trainer._call(Event.ON_SAVE_CHECKPOINT, checkpoint)
+    trainer._fire(Event.ON_SAVE_CHECKPOINT, checkpoint, to_callbacks=not weights_only)
     return checkpoint
 
 
@@ -189,12 +187,12 @@ def restore_modules_and_callbacks(trainer: Trainer, checkpoint: dict[str, Any]) 
     """Module hook + weights, datamodule state, then callbacks (spec 1.1, checkpoint loading)."""
     model = trainer.lightning_module
     assert model is not None
-    trainer._call(Event.ON_LOAD_CHECKPOINT, checkpoint)
+    trainer._fire(Event.ON_LOAD_CHECKPOINT, checkpoint, to_callbacks=False)
     model.load_state_dict(checkpoint["state_dict"], strict=model.strict_loading)
     datamodule = trainer.datamodule
     if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
         datamodule.load_state_dict(checkpoint[type(datamodule).__qualname__])
-    trainer._fire_callbacks(Event.ON_LOAD_CHECKPOINT, checkpoint)
+    trainer._fire(Event.ON_LOAD_CHECKPOINT, checkpoint, to_module=False)
     states = checkpoint.get("callbacks") or {}
     matched = set()
     for callback in trainer.callbacks:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer_core.data import apply_limit, as_dataloader_list, dataloader_length, sequential_copy
 from trainer_core.events import ModuleHook
-from trainer_core.hooks import DataHooks
+from trainer_core.hooks import DataHooks, is_overridden
 from trainer_core.seed import worker_init_function, workers_should_be_seeded
 
 if TYPE_CHECKING:
@@ -22,21 +22,19 @@ _HOOKS = {
 }
 
 
-def overrides_data_hook(obj: Any, name: str) -> bool:
-    if obj is None:
-        return False
-    if name in getattr(obj, "__dict__", {}):
-        return True
-    return getattr(type(obj), name, None) is not getattr(DataHooks, name)
-
-
 class DataSources:
-    """Resolves and prepares the loaders for one trainer run."""
+    """Resolves and prepares the loaders of a run: explicit ones, else the datamodule's or the
+    module's ``*_dataloader`` hook."""
 
-    def __init__(self, trainer: Trainer, explicit: dict[str, Any]) -> None:
+    def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self.explicit = explicit
+        self.explicit: dict[str, Any] = {}
         self.keys: dict[str, list[Any] | None] = {}  # a dict of loaders keeps its keys
+
+    def use(self, explicit: dict[str, Any]) -> None:
+        """The loaders passed to this ``fit``/``validate``/... call (None: ask the hooks)."""
+        self.explicit = explicit
+        self.keys = {}
 
     def is_defined(self, stage: str) -> bool:
         if self.explicit.get(stage) is not None:
@@ -44,8 +42,8 @@ class DataSources:
         hook = _HOOKS[stage].value
         datamodule = self.trainer.datamodule
         if datamodule is not None:
-            return overrides_data_hook(datamodule, hook)
-        return overrides_data_hook(self.trainer.lightning_module, hook)
+            return is_overridden(hook, datamodule, DataHooks)
+        return is_overridden(hook, self.trainer.lightning_module, DataHooks)
 
     def request(self, stage: str) -> list[Any]:
         """Ask the source (calling its ``*_dataloader`` hook) and prepare the loaders."""
@@ -54,10 +52,10 @@ class DataSources:
         if loaders is None:
             hook = _HOOKS[stage]
             datamodule = trainer.datamodule
-            if datamodule is not None and overrides_data_hook(datamodule, hook.value):
+            if is_overridden(hook.value, datamodule, DataHooks):
                 loaders = getattr(datamodule, hook.value)()
             else:
-                loaders = trainer._call(hook)
+                loaders = trainer._fire(hook)
         self.keys[stage] = list(loaders) if isinstance(loaders, dict) else None
         return [self._prepare(loader, stage) for loader in as_dataloader_list(loaders)]
 

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainer_core.hooks import DataHooks
 from trainer_core.hparams import HyperparametersMixin
-from trainer_core.saving import restricted_classmethod
+from trainer_core.saving import load_datamodule_from_checkpoint, restricted_classmethod
 
 if TYPE_CHECKING:
     from trainer_core.trainer import Trainer
@@ -73,8 +73,6 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
         cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
     ) -> Any:
         """Build the datamodule from a checkpoint's hyper_parameters and its saved state."""
-        from trainer_core.saving import load_module_from_checkpoint
-
-        return load_module_from_checkpoint(
-            cls, checkpoint_path, map_location, hparams_file, None, None, **kwargs
+        return load_datamodule_from_checkpoint(
+            cls, checkpoint_path, map_location, hparams_file, **kwargs
         )

@@ -10,8 +10,9 @@ The dispatch rule: ``Trainer._fire(event, *args)`` calls every callback's hook, 
 ``trainer.callbacks`` order, then the module's. Exceptions, all from the spec:
 
 * setup/teardown: datamodule, then callbacks, then module.
-* on_train_epoch_end: plain callbacks, then the module, then the monitoring callbacks
-  (EarlyStopping, ModelCheckpoint), so they see what the module logged at epoch end.
+* ``AFTER_MODULE`` events (on_train_epoch_end): plain callbacks, then the module, then the
+  callbacks that declare ``monitors_metrics = True`` (EarlyStopping and every ``Checkpoint``, a
+  user's own included), so they see what the module logged there.
 * on_save_checkpoint / on_load_checkpoint / state_dict / load_state_dict: see checkpoint_io.py.
 
 The loop, as pseudocode (``CB.x`` = every callback, then the module)::
@@ -39,7 +40,7 @@ The loop, as pseudocode (``CB.x`` = every callback, then the module)::
                 lr_scheduler_step (step interval; epoch interval on the last batch)
                 CB.on_train_batch_end
                 if val check: on_validation_model_zero_grad; <eval epoch>
-            CB.on_train_epoch_end (monitoring callbacks after the module):
+            CB.on_train_epoch_end (callbacks with monitors_metrics after the module):
                 ModelCheckpoint -> CB.state_dict; CB.on_save_checkpoint; on_save_checkpoint
             lr_scheduler_step (plateau, epoch interval)
         CB.on_train_end; CB.on_fit_end; CB.teardown("fit")
@@ -190,5 +191,6 @@ CALLBACK_ONLY = frozenset(
 )
 OPTIONAL_STEPS = frozenset({ModuleHook.VALIDATION_STEP, ModuleHook.TEST_STEP})
 
-# Callbacks whose on_train_epoch_end runs after the module's (they read its epoch-end metrics).
-MONITORING_CALLBACK_NAMES = ("EarlyStopping", "ModelCheckpoint", "Checkpoint")
+# Events at which a callback with ``monitors_metrics = True`` runs after the module, not before:
+# it decides on what the module logged in that very hook (spec 1.1, Lightning's fit loop).
+AFTER_MODULE = frozenset({Event.ON_TRAIN_EPOCH_END})

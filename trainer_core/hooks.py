@@ -11,6 +11,20 @@ from trainer_core.data import move_data_to_device
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 
+def is_overridden(name: str, obj: Any, base: type) -> bool:
+    """Whether ``obj`` replaces ``base``'s method ``name``: on its class or as an attribute.
+
+    A method ``base`` lacks (``validation_step`` on LightningModule) counts as overridden when
+    ``obj`` has it, so "does the user implement this hook?" is one question everywhere.
+    """
+    if obj is None:
+        return False
+    if name in getattr(obj, "__dict__", ()):
+        return callable(obj.__dict__[name])
+    method = getattr(type(obj), name, None)
+    return callable(method) and method is not getattr(base, name, None)
+
+
 class ModelHooks:
     """Per-stage hooks; the defaults do nothing except the model eval/train/zero_grad ones."""
 

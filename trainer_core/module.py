@@ -14,7 +14,7 @@ from torch.optim import Optimizer
 from trainer_core.hooks import CheckpointHooks, DataHooks, ModelHooks
 from trainer_core.hparams import HyperparametersMixin
 from trainer_core.logging.options import CHECKED_OPTIONS, check_options
-from trainer_core.saving import restricted_classmethod
+from trainer_core.saving import load_module_from_checkpoint, restricted_classmethod
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
@@ -349,8 +349,6 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         **kwargs: Any,
     ) -> Any:
         """Build the module from a checkpoint's hyper_parameters (kwargs override) and weights."""
-        from trainer_core.saving import load_module_from_checkpoint
-
         return load_module_from_checkpoint(
             cls, checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
         )

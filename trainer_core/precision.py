@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from trainer_core.data import _apply_to_tensors
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 _ALIASES = {
@@ -127,8 +128,6 @@ class TruePrecision(Precision):
         return module.to(self.dtype)
 
     def convert_input(self, batch: Any) -> Any:
-        from trainer_core.data import _apply_to_tensors
-
         def cast(t: torch.Tensor) -> torch.Tensor:
             return t.to(self.dtype) if torch.is_floating_point(t) else t
 

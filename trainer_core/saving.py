@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import inspect
 import os
@@ -12,6 +13,7 @@ from typing import Any
 import torch
 import yaml
 
+from trainer_core.hooks import ModelHooks, is_overridden
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 
@@ -78,8 +80,6 @@ def _load_hparams_file(path: Any) -> dict[str, Any]:
         with open(path) as handle:
             return yaml.safe_load(handle) or {}
     if suffix == ".csv":
-        import csv
-
         with open(path) as handle:
             return {row["key"]: yaml.safe_load(row["value"]) for row in csv.DictReader(handle)}
     raise ValueError(f"`hparams_file` must be a .yaml or .csv file, got {path!r}.")
@@ -110,26 +110,38 @@ def load_module_from_checkpoint(
 ) -> Any:
     """The steps of spec 9.2: hparams (+file, +kwargs) -> instance -> hooks -> weights."""
     checkpoint = load_checkpoint_file(checkpoint_path, map_location, weights_only)
-    from trainer_core.datamodule import LightningDataModule
+    model = _instantiate(cls, checkpoint, hparams_file, kwargs, prefix="")
+    return _restore_module(model, checkpoint, strict)
 
-    prefix = "datamodule_" if issubclass(cls, LightningDataModule) else ""
+
+def load_datamodule_from_checkpoint(
+    cls: Any,
+    checkpoint_path: Any,
+    map_location: Any = None,
+    hparams_file: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """A datamodule from its own ``datamodule_hyper_parameters`` and its saved state."""
+    checkpoint = load_checkpoint_file(checkpoint_path, map_location, None)
+    datamodule = _instantiate(cls, checkpoint, hparams_file, kwargs, prefix="datamodule_")
+    state = checkpoint.get(cls.__qualname__)
+    if state:
+        datamodule.load_state_dict(state)
+    return datamodule
+
+
+def _instantiate(
+    cls: Any, checkpoint: dict[str, Any], hparams_file: Any, kwargs: dict[str, Any], prefix: str
+) -> Any:
     hparams = dict(checkpoint.get(f"{prefix}hyper_parameters") or {})
     if hparams_file is not None:
         hparams.update(_load_hparams_file(hparams_file))
     hparams.update(kwargs)
-    obj = cls(**_init_kwargs(cls, checkpoint, hparams, prefix))
-    if isinstance(obj, LightningDataModule):
-        state = checkpoint.get(obj.__class__.__qualname__)
-        if state:
-            obj.load_state_dict(state)
-        return obj
-    return _restore_module(obj, checkpoint, strict)
+    return cls(**_init_kwargs(cls, checkpoint, hparams, prefix))
 
 
 def _restore_module(model: Any, checkpoint: dict[str, Any], strict: bool | None) -> Any:
-    from trainer_core.module import LightningModule
-
-    if type(model).configure_model is not LightningModule.configure_model:
+    if is_overridden("configure_model", model, ModelHooks):
         model.configure_model()
     model.on_load_checkpoint(checkpoint)
     if strict is not None and model._strict_loading is not None and strict != model.strict_loading:

@@ -9,6 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from trainer_core.callbacks.base import Callback
+from trainer_core.callbacks.model_checkpoint import Checkpoint, ModelCheckpoint
+from trainer_core.callbacks.model_summary import ModelSummary
+from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
 from trainer_core.data import check_limit
 from trainer_core.loggers.base import DummyLogger, Logger
 from trainer_core.loggers.csv_logs import CSVLogger
@@ -179,10 +182,6 @@ def build_callbacks(
     enable_model_summary: bool,
 ) -> list[Callback]:
     """User callbacks, then the defaults; checkpoint callbacks move to the end."""
-    from trainer_core.callbacks.model_checkpoint import ModelCheckpoint
-    from trainer_core.callbacks.model_summary import ModelSummary
-    from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
-
     user = (
         list(callbacks)
         if isinstance(callbacks, (list, tuple))
@@ -212,10 +211,9 @@ def build_callbacks(
 
 
 def checkpoints_last(callbacks: list[Callback]) -> list[Callback]:
-    from trainer_core.callbacks.model_checkpoint import ModelCheckpoint
-
-    others = [cb for cb in callbacks if not isinstance(cb, ModelCheckpoint)]
-    return others + [cb for cb in callbacks if isinstance(cb, ModelCheckpoint)]
+    """Every ``Checkpoint`` moves to the end, as Lightning's ``_reorder_callbacks`` does."""
+    others = [cb for cb in callbacks if not isinstance(cb, Checkpoint)]
+    return others + [cb for cb in callbacks if isinstance(cb, Checkpoint)]
 
 
 def merge_model_callbacks(

@@ -7,11 +7,16 @@ from typing import Any
 
 import torch
 
+from trainer_core import checkpoint_io
 from trainer_core.accelerator import select_accelerator, select_device
 from trainer_core.callbacks.base import Callback
+from trainer_core.callbacks.early_stopping import EarlyStopping
+from trainer_core.callbacks.model_checkpoint import ModelCheckpoint
+from trainer_core.callbacks.progress import ProgressBar
+from trainer_core.data_sources import DataSources
 from trainer_core.datamodule import LightningDataModule
 from trainer_core.dispatch import HookDispatch
-from trainer_core.events import Event
+from trainer_core.loggers import CSVLogger, TensorBoardLogger
 from trainer_core.logging.connector import MetricsHub
 from trainer_core.logging.results import Results
 from trainer_core.loops import run as run_mod
@@ -23,6 +28,7 @@ from trainer_core.optim import LightningOptimizer, LRSchedulerConfig
 from trainer_core.precision import make_precision, parse_precision
 from trainer_core.setup import TrainerArgs, build_callbacks, build_loggers, parse_args
 from trainer_core.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from trainer_core.utilities.exceptions import MisconfigurationException
 
 
 def _arg(name: str) -> property:
@@ -78,8 +84,6 @@ class Trainer(HookDispatch):
         model_registry: str | None = None,
     ) -> None:
         if num_nodes != 1 or strategy not in ("auto", None, "single_device"):
-            from trainer_core.utilities.exceptions import MisconfigurationException
-
             raise MisconfigurationException(
                 "trainer_core trains in one process on one device: use strategy='auto', num_nodes=1."
             )
@@ -122,10 +126,21 @@ class Trainer(HookDispatch):
         self.num_predict_batches: list[int | float] = []
         self.val_check_batch: int | float = float("inf")
         self.ckpt_path: str | None = None
-        self._table: dict[Event, tuple[tuple[Any, ...], Any]] = {}
+        self._table = {}
+        self.data_sources = DataSources(self)
+
+    def _attach(
+        self, model: LightningModule, datamodule: LightningDataModule | None, loaders: dict
+    ) -> None:
+        """Take the module, datamodule and loaders of a ``fit``/``validate``/... call."""
+        self.lightning_module = model
+        model.trainer = self
+        self.datamodule = datamodule
+        if datamodule is not None:
+            datamodule.trainer = self
+        self.data_sources.use(loaders)
 
     # ---- arguments and state, as Lightning exposes them --------------------------------------
-    max_epochs = _arg("max_epochs")
     min_epochs = _arg("min_epochs")
     max_steps = _arg("max_steps")
     min_steps = _arg("min_steps")
@@ -144,6 +159,12 @@ class Trainer(HookDispatch):
     fast_dev_run = _arg("fast_dev_run")
     default_root_dir = _arg("default_root_dir")
     barebones = _arg("barebones")
+
+    @property
+    def max_epochs(self) -> int:
+        """The effective limit, as Lightning reports it: 1000 by default, -1 (none) when only
+        ``max_steps`` or ``max_time`` bound the run."""
+        return self.fit_loop.max_epochs
 
     @property
     def current_epoch(self) -> int:
@@ -226,16 +247,12 @@ class Trainer(HookDispatch):
         if not self.loggers:
             return self.default_root_dir
         first = self.loggers[0]
-        from trainer_core.loggers import CSVLogger, TensorBoardLogger
-
         return (
             first.log_dir if isinstance(first, (CSVLogger, TensorBoardLogger)) else first.save_dir
         )
 
     @property
     def checkpoint_callbacks(self) -> list[Any]:
-        from trainer_core.callbacks.model_checkpoint import ModelCheckpoint
-
         return [cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
 
     @property
@@ -245,8 +262,6 @@ class Trainer(HookDispatch):
 
     @property
     def early_stopping_callbacks(self) -> list[Any]:
-        from trainer_core.callbacks.early_stopping import EarlyStopping
-
         return [cb for cb in self.callbacks if isinstance(cb, EarlyStopping)]
 
     @property
@@ -256,8 +271,6 @@ class Trainer(HookDispatch):
 
     @property
     def progress_bar_callback(self) -> Any:
-        from trainer_core.callbacks.progress import ProgressBar
-
         return next((cb for cb in self.callbacks if isinstance(cb, ProgressBar)), None)
 
     @property
@@ -340,8 +353,6 @@ class Trainer(HookDispatch):
         self, filepath: str | os.PathLike, weights_only: bool = False, storage_options: Any = None
     ) -> None:
         """Write the current state (spec section 4) to ``filepath``."""
-        from trainer_core import checkpoint_io
-
         if self.lightning_module is None:
             raise AttributeError(
                 "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 class Callback:
     """Override any hook; each receives ``(trainer, pl_module, *args)``."""
+
+    monitors_metrics: ClassVar[bool] = False
+    """True: at the ``events.AFTER_MODULE`` events this callback runs after the module's hook, so
+    it sees what the module logged there (EarlyStopping and ``Checkpoint`` subclasses set it)."""
 
     @property
     def state_key(self) -> str:

@@ -28,6 +28,7 @@ class EarlyStoppingReason(Enum):
 class EarlyStopping(Callback):
     """Set ``trainer.should_stop`` once ``monitor`` has not improved for ``patience`` checks."""
 
+    monitors_metrics = True
     mode_dict = {"min": torch.lt, "max": torch.gt}
     order_dict = {"min": "<", "max": ">"}
 

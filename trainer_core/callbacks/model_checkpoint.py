@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 class Checkpoint(Callback):
     """Base class of checkpointing callbacks (they run after the module at epoch end)."""
 
+    monitors_metrics = True
+
 
 class ModelCheckpoint(Checkpoint):
     """Save the top-k (by ``monitor``) or the latest checkpoints, plus ``last.ckpt`` on request."""

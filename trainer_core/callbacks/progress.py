@@ -6,6 +6,8 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tqdm.auto import tqdm
+
 from trainer_core.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -41,8 +43,6 @@ class TQDMProgressBar(ProgressBar):
 
     @staticmethod
     def _tqdm(**kwargs: Any) -> Any:
-        from tqdm.auto import tqdm
-
         return tqdm(dynamic_ncols=True, file=sys.stdout, smoothing=0, **kwargs)
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:

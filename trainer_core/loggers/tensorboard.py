@@ -12,6 +12,7 @@ from trainer_core.loggers.csv_logs import _yaml_safe
 
 
 def tensorboard_available() -> bool:
+    """Probe for the optional package (an import attempt is the only reliable check)."""
     try:
         import tensorboard  # noqa: F401
     except ImportError:
@@ -67,6 +68,7 @@ class TensorBoardLogger(VersionedDirLogger):
     @property
     def experiment(self) -> Any:
         if self._experiment is None:
+            # lazy: torch.utils.tensorboard needs the optional tensorboard package
             from torch.utils.tensorboard import SummaryWriter
 
             os.makedirs(self.log_dir, exist_ok=True)
@@ -81,7 +83,7 @@ class TensorBoardLogger(VersionedDirLogger):
             metrics = {"hp_metric": -1}
         if not params:
             return
-        from torch.utils.tensorboard.summary import hparams
+        from torch.utils.tensorboard.summary import hparams  # lazy: optional package, as above
 
         simple = {
             k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()

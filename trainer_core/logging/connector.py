@@ -117,8 +117,14 @@ class MetricsHub:
         self._logged = {k: v.cpu() for k, v in self._logged.items()}
 
     # ---- loggers -----------------------------------------------------------------------------
-    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        """Send tensors to every logger as floats; this is where the device sync happens."""
+    def log_metrics(
+        self, metrics: dict[str, Any], step: int | None = None, fallback_step: int | None = None
+    ) -> None:
+        """Send tensors to every logger as floats; this is where the device sync happens.
+
+        Without ``step``, a logged "step" value wins, else ``fallback_step``, else the trainer's
+        stepped-batch count; such rows also carry the epoch.
+        """
         trainer = self.trainer
         loggers = trainer.loggers
         if not loggers or not metrics:
@@ -133,7 +139,11 @@ class MetricsHub:
                 step = int(step_metric)
             else:
                 scalars.setdefault("epoch", trainer.current_epoch)
-                step = trainer.state.batches_that_stepped
+                step = (
+                    fallback_step
+                    if fallback_step is not None
+                    else trainer.state.batches_that_stepped
+                )
         for logger in loggers:
             logger.log_metrics(metrics=scalars, step=step)
             logger.save()

@@ -11,8 +11,10 @@ import torch
 
 from trainer_core.data import move_data_to_device
 from trainer_core.events import Event, ModuleHook
+from trainer_core.hooks import is_overridden
 from trainer_core.logging.results import Results
 from trainer_core.loops.fit import iterate_batches
+from trainer_core.module import LightningModule
 from trainer_core.state import RunningStage
 
 if TYPE_CHECKING:
@@ -92,14 +94,14 @@ class EvalLoop:
     def _loaders(self) -> list[Any]:
         """Val loaders are requested once per fit (at the sanity check or first validation)."""
         if self._fit_loaders is None:
-            self._fit_loaders = self.trainer._data.request("val")  # type: ignore[attr-defined]
+            self._fit_loaders = self.trainer.data_sources.request("val")
             self._seen = {}
         return self._fit_loaders
 
     def run_sanity(self) -> None:
         trainer = self.trainer
         loaders = self._loaders()
-        counts = trainer._data.num_batches("val", loaders)  # type: ignore[attr-defined]
+        counts = trainer.data_sources.num_batches("val", loaders)
         trainer.num_val_batches = counts
         trainer.num_sanity_val_batches = [min(trainer.num_sanity_val_steps, c) for c in counts]
         self._run(loaders, trainer.num_sanity_val_batches, sanity=True)
@@ -107,7 +109,7 @@ class EvalLoop:
     def run_in_fit(self) -> None:
         trainer = self.trainer
         loaders = self._loaders()
-        trainer.num_val_batches = trainer._data.num_batches("val", loaders)  # type: ignore[attr-defined]
+        trainer.num_val_batches = trainer.data_sources.num_batches("val", loaders)
         self._progress = trainer.state.progress.val_batch
         self._progress.reset_current()
         self._run(loaders, trainer.num_val_batches)
@@ -121,9 +123,9 @@ class EvalLoop:
         if limit == 0:
             return []  # the loop is skipped, dataloader request included
         with _inference_context(trainer):
-            loaders = trainer._data.request(prefix)  # type: ignore[attr-defined]
+            loaders = trainer.data_sources.request(prefix)
             self._seen = {}
-            counts = trainer._data.num_batches(prefix, loaders)  # type: ignore[attr-defined]
+            counts = trainer.data_sources.num_batches(prefix, loaders)
             if self.stage == RunningStage.TESTING:
                 trainer.num_test_batches = counts
             else:
@@ -143,7 +145,7 @@ class EvalLoop:
         assert module is not None
         hub.start_results(Results(training=False))
         modes = capture_modes(module)
-        trainer._call(hooks.eval)
+        trainer._fire(hooks.eval)
         trainer._fire(hooks.start)
         trainer._fire(hooks.epoch_start)
         multiple = len(loaders) > 1
@@ -166,8 +168,8 @@ class EvalLoop:
             hub.log_metrics(merged)
         trainer._fire(hooks.end)
         hub.reset_results()
-        if _overridden(module, hooks.train.value):
-            trainer._call(hooks.train)
+        if is_overridden(hooks.train.value, module, LightningModule):
+            trainer._fire(hooks.train)
         else:
             restore_modes(modes)
         return per_loader
@@ -180,7 +182,7 @@ class EvalLoop:
         loader_key = dl_idx or 0
         progress = self._progress
         for batch_idx, batch, is_last in iterate_batches(loader, 0, count):
-            batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
+            batch = trainer._transfer(batch, dl_idx or 0)
             if progress is not None:
                 progress.is_last_batch = is_last
                 progress.inc("ready")
@@ -189,7 +191,7 @@ class EvalLoop:
             trainer._fire(hooks.batch_start, *args)
             step_args = args if takes_idx else (batch, *args[2:])
             with precision.autocast():
-                output = trainer._call(hooks.step, *step_args)
+                output = trainer._fire(hooks.step, *step_args)
             trainer._fire(hooks.batch_end, output, *args)
             if progress is not None:
                 for counter in ("started", "processed", "completed"):
@@ -198,14 +200,6 @@ class EvalLoop:
                 step = self._seen.get(loader_key, 0)
                 hub.log_step(step)
                 self._seen[loader_key] = step + 1
-
-
-def _overridden(module: Any, name: str) -> bool:
-    from trainer_core.module import LightningModule
-
-    return name in module.__dict__ or getattr(type(module), name) is not getattr(
-        LightningModule, name
-    )
 
 
 def _print_results(outputs: list[dict], prefix: str) -> None:
@@ -238,13 +232,13 @@ class PredictLoop:
         module = trainer.lightning_module
         assert module is not None
         with _inference_context(trainer):
-            loaders = trainer._data.request("predict")  # type: ignore[attr-defined]
-            counts = trainer._data.num_batches("predict", loaders)  # type: ignore[attr-defined]
+            loaders = trainer.data_sources.request("predict")
+            counts = trainer.data_sources.num_batches("predict", loaders)
             trainer.num_predict_batches = counts
             if not loaders or all(c == 0 for c in counts):
                 return [] if self.return_predictions else None
             modes = capture_modes(module)
-            trainer._call(ModuleHook.ON_PREDICT_MODEL_EVAL)
+            trainer._fire(ModuleHook.ON_PREDICT_MODEL_EVAL)
             trainer._fire(Event.ON_PREDICT_START)
             trainer._fire(Event.ON_PREDICT_EPOCH_START)
             multiple = len(loaders) > 1
@@ -268,12 +262,12 @@ class PredictLoop:
         precision = trainer.precision_plugin
         outputs: list[Any] = []
         for batch_idx, batch, _ in iterate_batches(loader, 0, count):
-            batch = trainer._transfer(batch, dl_idx or 0)  # type: ignore[attr-defined]
+            batch = trainer._transfer(batch, dl_idx or 0)
             args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
             trainer._fire(Event.ON_PREDICT_BATCH_START, *args)
             step_args = args if takes_idx else (batch, *args[2:])
             with precision.autocast():
-                prediction = trainer._call(ModuleHook.PREDICT_STEP, *step_args)
+                prediction = trainer._fire(ModuleHook.PREDICT_STEP, *step_args)
             trainer._fire(Event.ON_PREDICT_BATCH_END, prediction, *args)
             if self.return_predictions:
                 outputs.append(move_data_to_device(prediction, "cpu"))

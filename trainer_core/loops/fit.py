@@ -12,7 +12,9 @@ import torch
 
 from trainer_core.data import CycleLoaders
 from trainer_core.events import Event, ModuleHook
+from trainer_core.hooks import is_overridden
 from trainer_core.logging.results import Results
+from trainer_core.module import LightningModule
 from trainer_core.seed import isolate_rng
 from trainer_core.state import RunningStage
 from trainer_core.utilities.exceptions import MisconfigurationException
@@ -90,9 +92,9 @@ class FitLoop:
         model = trainer.lightning_module
         if model is None or trainer.limit_val_batches == 0:
             return False
-        from trainer_core.loops.run import _overrides
-
-        return _overrides(model, "validation_step") and trainer._data.is_defined("val")  # type: ignore[attr-defined]
+        return is_overridden("validation_step", model, LightningModule) and (
+            trainer.data_sources.is_defined("val")
+        )
 
     def _can_stop_early(self) -> bool:
         state, args = self.trainer.state, self.trainer.args
@@ -159,14 +161,82 @@ class FitLoop:
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
-        trainer, state = self.trainer, self.trainer.state
-        args = trainer.args
+        """events.py's fit pseudocode: one ``_fire`` line per hook point, counters beside them."""
+        trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
+        optimization, batches, epochs = (
+            trainer._optimization,
+            state.progress.batch,
+            state.progress.epoch,
+        )
+        first_loader = self._prepare()
+        if first_loader is None:
+            return
+        hub.start_results(Results(training=True))
+        trainer._fire(Event.ON_TRAIN_START)
+        for loader in self._epochs(first_loader):
+            if state.resume_mid_epoch:
+                self._finish_restored_batch()
+            else:
+                self._new_epoch()
+                trainer._fire(Event.ON_TRAIN_EPOCH_START)
+                epochs.inc("started")
+            state.is_last_batch, state.resume_mid_epoch, state.phase = False, False, "train"
+            first, count = state.epoch_batches_done, trainer.num_training_batches
+            for batch_idx, batch, is_last in iterate_batches(loader, first, count):
+                batch = trainer._transfer(batch, 0)
+                self._batch_ready(batch, batch_idx, is_last)
+                if trainer._fire(Event.ON_TRAIN_BATCH_START, batch, batch_idx) == -1:
+                    self._skip_rest_of_epoch(batch_idx)  # spec 8.1
+                    break
+                batches.inc("started")
+                accumulating = optimization.should_accumulate(batch_idx, is_last)
+                outputs = optimization.run_batch(batch, batch_idx, accumulating)
+                state.epoch_batches_done = batch_idx + 1
+                batches.inc("processed")
+                if not accumulating:
+                    optimization.update_lr_schedulers("step", False, batch_idx)
+                if is_last:
+                    optimization.update_lr_schedulers("epoch", False, batch_idx)
+                state.phase = "batch_end"
+                trainer._fire(Event.ON_TRAIN_BATCH_END, outputs, batch, batch_idx)
+                batches.inc("completed")
+                state.phase = "val"
+                if not accumulating and self._logs_this_step():
+                    hub.log_step()
+                if self._should_validate(batch_idx, is_last):
+                    if not accumulating:
+                        trainer._fire(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
+                    self._validate()
+                if not accumulating:
+                    optimization.update_lr_schedulers("step", True, batch_idx)
+                    state.batches_that_stepped += 1
+                state.phase = "train"
+                if self._stop_after_batch():
+                    break
+            state.phase = "epoch_end"
+            epochs.inc("processed")
+            hub.epoch_end_reached()
+            trainer._fire(Event.ON_TRAIN_EPOCH_END)
+            epoch_logged = hub.epoch_metrics()
+            if state.is_last_batch:
+                optimization.update_lr_schedulers("epoch", True, state.batch_idx)
+            # epoch metrics share the last batch's logger step (spec 2.6)
+            hub.log_metrics(epoch_logged, fallback_step=state.batches_that_stepped - 1)
+            hub.reset_results()
+            state.current_epoch += 1
+            epochs.inc("completed")
+            state.phase = ""
+        trainer._fire(Event.ON_TRAIN_END)
+
+    def _prepare(self) -> Any:
+        """Limits, sanity check and the train loader; None when there is nothing to train."""
+        trainer, state, args = self.trainer, self.trainer.state, self.trainer.args
         self._deadline = time.monotonic() + args.max_time_s if args.max_time_s is not None else None
         if args.max_epochs is None and args.max_steps == -1 and args.max_time_s is None:
             warnings.warn(
                 "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
                 "limit, set `max_epochs=-1`.",
-                stacklevel=4,
+                stacklevel=5,
             )
         trainer._optimization.start()
         self._val_enabled = self.validation_enabled()
@@ -176,36 +246,39 @@ class FitLoop:
             self._sanity_check()
         loader = self._train_loader()
         trainer.val_check_batch = self._val_check_batch()
-        if trainer.args.max_steps == -1:  # epoch-based: a processed epoch counts as completed
+        if args.max_steps == -1:  # epoch-based: a processed epoch counts as completed
             state.progress.epoch.current["completed"] = state.progress.epoch.current["processed"]
         state.restarting = False
         if self.done() or trainer.limit_train_batches == 0:
-            return
+            return None
         every_n = trainer.check_val_every_n_epoch
         if self._val_enabled and (every_n is None or (state.current_epoch + 1) % every_n == 0):
             trainer.validate_loop.load_fit_loaders()  # Lightning asks for them before training
-        trainer._hub.start_results(Results(training=True))
-        trainer._fire(Event.ON_TRAIN_START)
+        return loader
+
+    def _epochs(self, loader: Any) -> Iterator[Any]:
+        """The train loader of each epoch until ``done()``; reloaded every n epochs if asked."""
+        trainer, state = self.trainer, self.trainer.state
+        reload_every = trainer.args.reload_dataloaders_every_n_epochs
         while not self.done():
-            reload_every = trainer.args.reload_dataloaders_every_n_epochs
             if reload_every and state.current_epoch and state.current_epoch % reload_every == 0:
                 loader = self._train_loader()
                 trainer.validate_loop.reset_fit_data()
-            self.run_epoch(loader)
-        trainer._fire(Event.ON_TRAIN_END)
+            set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
+            if callable(set_epoch):  # e.g. a DistributedSampler reshuffles per epoch
+                set_epoch(state.progress.epoch.current["processed"])
+            yield loader
 
     def _train_loader(self) -> Any:
         """The train loader; several loaders run together, as Lightning's max_size_cycle."""
-        trainer = self.trainer
-        loaders = trainer._data.request("train")  # type: ignore[attr-defined]
+        data = self.trainer.data_sources
+        loaders = data.request("train")
         loader = (
             loaders[0]
             if len(loaders) == 1
-            else CycleLoaders(
-                trainer._data.explicit_train_structure(loaders)  # type: ignore[attr-defined]
-            )
+            else CycleLoaders(data.explicit_train_structure(loaders))
         )
-        trainer.num_training_batches = trainer._data.num_batches("train", [loader])[0]  # type: ignore[attr-defined]
+        self.trainer.num_training_batches = data.num_batches("train", [loader])[0]
         return loader
 
     def _sanity_check(self) -> None:
@@ -215,98 +288,54 @@ class FitLoop:
         trainer.state.stage = RunningStage.SANITY_CHECKING
         trainer._hub.reset_metrics()
         with isolate_rng():
-            trainer._fire_callbacks(Event.ON_SANITY_CHECK_START)
+            trainer._fire(Event.ON_SANITY_CHECK_START)
             with torch.no_grad():
                 trainer.validate_loop.run_sanity()
-            trainer._fire_callbacks(Event.ON_SANITY_CHECK_END)
+            trainer._fire(Event.ON_SANITY_CHECK_END)
         trainer._hub.reset_metrics()
         trainer.state.progress.val_batch.reset()
         trainer.state.stage = RunningStage.TRAINING
 
-    def run_epoch(self, loader: Any) -> None:
-        trainer, state = self.trainer, self.trainer.state
-        start = state.epoch_batches_done if state.resume_mid_epoch else 0
-        set_epoch = getattr(getattr(loader, "sampler", None), "set_epoch", None)
-        if callable(set_epoch):  # e.g. a DistributedSampler reshuffles per epoch
-            set_epoch(state.progress.epoch.current["processed"])
-        if not state.resume_mid_epoch:
-            state.batch_idx, state.epoch_batches_done = -1, 0
-            state.progress.start_epoch()
-            state.progress.epoch.inc("ready")
-            trainer._fire(Event.ON_TRAIN_EPOCH_START)
-            state.progress.epoch.inc("started")
-        if state.resume_mid_epoch and state.finish_validated_batch:
-            # Lightning's first step after such a resume skips the validation that already ran
-            # and only counts the batch for logging.
-            if self._should_validate(state.batch_idx, False):
-                state.batches_that_stepped += 1
-        state.finish_validated_batch = False
-        state.resume_mid_epoch = False
-        state.is_last_batch = False
-        state.phase = "train"
-        self._run_batches(loader, start)
-        self._end_epoch()
+    def _new_epoch(self) -> None:
+        state = self.trainer.state
+        state.batch_idx, state.epoch_batches_done = -1, 0
+        state.progress.start_epoch()
+        state.progress.epoch.inc("ready")
 
-    def _run_batches(self, loader: Any, start: int) -> None:
-        trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
-        optimization = trainer._optimization
-        automatic = optimization.automatic
-        batches = state.progress.batch
-        for batch_idx, batch, is_last in iterate_batches(
-            loader, start, trainer.num_training_batches
-        ):
-            batch = trainer._transfer(batch, 0)  # type: ignore[attr-defined]
-            state.batch_idx, state.is_last_batch = batch_idx, is_last
-            batches.is_last_batch = is_last
-            batches.inc("ready")
-            hub.batch_started(batch)
-            if trainer._fire(Event.ON_TRAIN_BATCH_START, batch, batch_idx) == -1:
-                state.is_last_batch = batches.is_last_batch = True  # skip the rest (spec 8.1)
-                batches.inc("processed")
-                optimization.update_lr_schedulers("step", False, batch_idx)
-                optimization.update_lr_schedulers("epoch", False, batch_idx)
-                return
-            batches.inc("started")
-            accumulating = automatic and optimization.should_accumulate(batch_idx, is_last)
-            if automatic:
-                outputs = optimization.run_automatic(batch, batch_idx, accumulating)
-            else:
-                outputs = optimization.run_manual(batch, batch_idx)
-            state.epoch_batches_done = batch_idx + 1
-            batches.inc("processed")
-            if optimization.has_schedulers:
-                if not accumulating:
-                    optimization.update_lr_schedulers("step", False, batch_idx)
-                if is_last:
-                    optimization.update_lr_schedulers("epoch", False, batch_idx)
-            state.phase = "batch_end"
-            trainer._fire(Event.ON_TRAIN_BATCH_END, outputs, batch, batch_idx)
-            batches.inc("completed")
-            self._after_batch(batch_idx, is_last, accumulating)
-            if self._stop_after_batch():
-                return
+    def _finish_restored_batch(self) -> None:
+        """Restored from a checkpoint written by an in-epoch validation: that batch is done.
 
-    def _after_batch(self, batch_idx: int, is_last: bool, accumulating: bool) -> None:
-        """Logger rows, in-epoch validation and plateau schedulers after a batch (spec 2.6)."""
-        trainer, state = self.trainer, self.trainer.state
-        state.phase = "val"
-        log_every = trainer.args.log_every_n_steps
-        if not accumulating and log_every:
-            if (
-                (state.batches_that_stepped + 1) % log_every == 0
-                or state.should_stop
-                or (trainer.args.fast_dev_run)
-            ):
-                trainer._hub.log_step()
-        if self._val_enabled and self._should_validate(batch_idx, is_last):
-            if not accumulating:
-                trainer._call(ModuleHook.ON_VALIDATION_MODEL_ZERO_GRAD)
-            self._validate()
-        if not accumulating:
-            if trainer._optimization.has_schedulers:
-                trainer._optimization.update_lr_schedulers("step", True, batch_idx)
+        Lightning's first step after such a resume skips the validation that already ran and
+        only counts the batch for logging.
+        """
+        state = self.trainer.state
+        if state.finish_validated_batch and self._should_validate(state.batch_idx, False):
             state.batches_that_stepped += 1
-        state.phase = "train"
+        state.finish_validated_batch = False
+
+    def _batch_ready(self, batch: Any, batch_idx: int, is_last: bool) -> None:
+        state = self.trainer.state
+        state.batch_idx, state.is_last_batch = batch_idx, is_last
+        state.progress.batch.is_last_batch = is_last
+        state.progress.batch.inc("ready")
+        self.trainer._hub.batch_started(batch)
+
+    def _skip_rest_of_epoch(self, batch_idx: int) -> None:
+        """on_train_batch_start returned -1: this batch is the epoch's last (spec 8.1)."""
+        state, optimization = self.trainer.state, self.trainer._optimization
+        state.is_last_batch = state.progress.batch.is_last_batch = True
+        state.progress.batch.inc("processed")
+        optimization.update_lr_schedulers("step", False, batch_idx)
+        optimization.update_lr_schedulers("epoch", False, batch_idx)
+
+    def _logs_this_step(self) -> bool:
+        """A logger row every ``log_every_n_steps`` stepped batches, and when stopping (spec 2.6)."""
+        trainer, state = self.trainer, self.trainer.state
+        log_every = trainer.args.log_every_n_steps
+        if not log_every:
+            return False
+        next_step = state.batches_that_stepped + 1
+        return next_step % log_every == 0 or state.should_stop or bool(trainer.args.fast_dev_run)
 
     def _stop_after_batch(self) -> bool:
         state = self.trainer.state
@@ -322,20 +351,3 @@ class FitLoop:
             trainer.validate_loop.run_in_fit()
         trainer.state.stage = RunningStage.TRAINING
         hub.results, hub.on_step = saved
-
-    def _end_epoch(self) -> None:
-        trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
-        state.phase = "epoch_end"
-        state.progress.epoch.inc("processed")
-        hub.epoch_end_reached()
-        trainer._fire_train_epoch_end()
-        hub.epoch_metrics()
-        if state.is_last_batch:
-            trainer._optimization.update_lr_schedulers("epoch", True, state.batch_idx)
-        state.batches_that_stepped -= 1  # epoch metrics share the last batch's step (spec 2.6)
-        hub.log_metrics(hub.epoch_metrics())
-        state.batches_that_stepped += 1
-        hub.reset_results()
-        state.current_epoch += 1
-        state.progress.epoch.inc("completed")
-        state.phase = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,8 @@ import torch
 from torch.optim import Optimizer
 
 from trainer_core.events import Event, ModuleHook
+from trainer_core.hooks import is_overridden
+from trainer_core.module import LightningModule
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
@@ -41,7 +44,7 @@ class _Closure:
             trainer._fire(Event.ON_BEFORE_ZERO_GRAD, optimizer)
             counter.inc("started")
             if opt.custom_zero_grad:
-                trainer._call(
+                trainer._fire(
                     ModuleHook.OPTIMIZER_ZERO_GRAD, trainer.current_epoch, self.batch_idx, optimizer
                 )
             else:
@@ -98,20 +101,15 @@ class Optimization:
         A hook the module does not override has a known default (``optimizer.zero_grad()``,
         ``loss.backward()``...), so that default is called directly instead of through dispatch.
         """
-        import inspect
-
-        from trainer_core.dispatch import overrides
-        from trainer_core.module import LightningModule
-
         trainer = self.trainer
         module = trainer.lightning_module
         self.accumulate = trainer.accumulate_grad_batches
         self.automatic = module.automatic_optimization  # type: ignore[union-attr]
-        self.custom_zero_grad = overrides(module, LightningModule, "optimizer_zero_grad")
-        self.custom_backward = overrides(module, LightningModule, "backward")
-        self.custom_step = overrides(module, LightningModule, "optimizer_step")
+        self.custom_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
+        self.custom_backward = is_overridden("backward", module, LightningModule)
+        self.custom_step = is_overridden("optimizer_step", module, LightningModule)
         self.clipping = bool(trainer.gradient_clip_val) or any(
-            overrides(module, LightningModule, name)
+            is_overridden(name, module, LightningModule)
             for name in ("configure_gradient_clipping", "clip_gradients")
         )
         self.has_schedulers = bool(trainer.lr_scheduler_configs) and module.automatic_optimization  # type: ignore[union-attr]
@@ -125,11 +123,18 @@ class Optimization:
     def training_step(self, batch: Any, batch_idx: int) -> Any:
         trainer = self.trainer
         if self._step_takes_idx:
-            return trainer._call(ModuleHook.TRAINING_STEP, batch, batch_idx)
-        return trainer._call(ModuleHook.TRAINING_STEP, batch)
+            return trainer._fire(ModuleHook.TRAINING_STEP, batch, batch_idx)
+        return trainer._fire(ModuleHook.TRAINING_STEP, batch)
 
     def should_accumulate(self, batch_idx: int, is_last: bool) -> bool:
-        return (batch_idx + 1) % self.accumulate != 0 and not is_last
+        """Automatic mode inside an accumulation window: no optimizer step after this batch."""
+        return self.automatic and (batch_idx + 1) % self.accumulate != 0 and not is_last
+
+    def run_batch(self, batch: Any, batch_idx: int, accumulating: bool) -> dict[str, Any]:
+        """optimizer_step(closure) in automatic mode, training_step alone in manual mode."""
+        if self.automatic:
+            return self.run_automatic(batch, batch_idx, accumulating)
+        return self.run_manual(batch, batch_idx)
 
     def run_automatic(self, batch: Any, batch_idx: int, accumulating: bool) -> dict[str, Any]:
         trainer = self.trainer
@@ -138,7 +143,7 @@ class Optimization:
             closure()  # gradients add up; no optimizer step until the window closes
         elif self.custom_step:
             optimizer = trainer._lightning_optimizers[0]
-            trainer._call(
+            trainer._fire(
                 ModuleHook.OPTIMIZER_STEP, trainer.current_epoch, batch_idx, optimizer, closure
             )
         else:  # the default optimizer_step is ``optimizer.step(closure=closure)``
@@ -170,7 +175,7 @@ class Optimization:
         loss = trainer.precision_plugin.scale_loss(loss)
         trainer._fire(Event.ON_BEFORE_BACKWARD, loss)
         if self.custom_backward or args or kwargs:
-            trainer._call(ModuleHook.BACKWARD, loss, *args, **kwargs)
+            trainer._fire(ModuleHook.BACKWARD, loss, *args, **kwargs)
         else:
             loss.backward()
         trainer._fire(Event.ON_AFTER_BACKWARD)
@@ -194,7 +199,7 @@ class Optimization:
         trainer = self.trainer
         trainer._fire(Event.ON_BEFORE_OPTIMIZER_STEP, optimizer)
         if self.clipping and trainer.lightning_module.automatic_optimization:  # type: ignore[union-attr]
-            trainer._call(
+            trainer._fire(
                 ModuleHook.CONFIGURE_GRADIENT_CLIPPING,
                 optimizer,
                 gradient_clip_val=trainer.gradient_clip_val,
@@ -230,7 +235,7 @@ class Optimization:
                     )
                     continue
             trainer.state.progress.scheduler.inc("ready")
-            trainer._call(ModuleHook.LR_SCHEDULER_STEP, config.scheduler, metric)
+            trainer._fire(ModuleHook.LR_SCHEDULER_STEP, config.scheduler, metric)
             trainer.state.progress.scheduler.inc("completed")
 
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainer_core import checkpoint_io
-from trainer_core.data_sources import DataSources, overrides_data_hook
 from trainer_core.events import Event, ModuleHook
+from trainer_core.hooks import DataHooks, is_overridden
 from trainer_core.module import LightningModule
 from trainer_core.optim import LightningOptimizer, configure_optimizers
 from trainer_core.setup import merge_model_callbacks
@@ -69,7 +69,7 @@ def run(
     ckpt_path = checkpoint_io.resolve_ckpt_path(trainer, fn, ckpt_path, model_provided)
     checkpoint = checkpoint_io.load_for_run(ckpt_path) if ckpt_path is not None else None
     trainer.ckpt_path = ckpt_path
-    _attach(trainer, model, datamodule, loaders)
+    trainer._attach(model, datamodule, loaders)
     trainer.state.fn, trainer.state.stage = fn, _STAGES[fn]
     trainer.state.status = TrainerStatus.RUNNING
     trainer._hub.reset_metrics()
@@ -100,20 +100,11 @@ def _resolve_model(trainer: Trainer, fn: TrainerFn, model: Any) -> LightningModu
     return model
 
 
-def _attach(trainer: Trainer, model: LightningModule, datamodule: Any, loaders: dict) -> None:
-    trainer.lightning_module = model
-    model.trainer = trainer
-    trainer.datamodule = datamodule
-    if datamodule is not None:
-        datamodule.trainer = trainer
-    trainer._data = DataSources(trainer, loaders)  # type: ignore[attr-defined]
-
-
 def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose: bool) -> Any:
     model = trainer.lightning_module
     assert model is not None
     trainer.callbacks = merge_model_callbacks(
-        trainer.callbacks, trainer._call(ModuleHook.CONFIGURE_CALLBACKS)
+        trainer.callbacks, trainer._fire(ModuleHook.CONFIGURE_CALLBACKS)
     )
     trainer._refresh_hooks()
     _verify(trainer, fn)
@@ -122,7 +113,7 @@ def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose
     if trainer.datamodule is not None:
         trainer.datamodule.setup(stage)
     trainer._fire(Event.SETUP, stage)
-    trainer._call(ModuleHook.CONFIGURE_MODEL)
+    trainer._fire(ModuleHook.CONFIGURE_MODEL)
     trainer._refresh_hooks()  # setup/configure_model may have added hooks or layers
     if checkpoint is not None:
         checkpoint_io.restore_modules_and_callbacks(trainer, checkpoint)
@@ -165,10 +156,10 @@ def _run_loop(trainer: Trainer, fn: TrainerFn, verbose: bool) -> Any:
 def _verify(trainer: Trainer, fn: TrainerFn) -> None:
     """Refuse a setup that cannot run, before any hook does work (spec: Bad input)."""
     model = trainer.lightning_module
-    data: DataSources = trainer._data  # type: ignore[attr-defined]
+    data = trainer.data_sources
     where = "the datamodule" if trainer.datamodule is not None else "the LightningModule"
     if fn == TrainerFn.FITTING:
-        if not _overrides(model, "training_step"):
+        if not is_overridden("training_step", model, LightningModule):
             raise MisconfigurationException(
                 "No `training_step()` method defined. Lightning `Trainer` expects as minimum a "
                 "`training_step()`, `train_dataloader()` and `configure_optimizers()` to be defined."
@@ -178,7 +169,7 @@ def _verify(trainer: Trainer, fn: TrainerFn) -> None:
                 f"No `train_dataloader()` method defined in {where}. Implement it, or pass "
                 "`train_dataloaders=` to `trainer.fit()`."
             )
-        if data.is_defined("val") and not _overrides(model, "validation_step"):
+        if data.is_defined("val") and not is_overridden("validation_step", model, LightningModule):
             warnings.warn(
                 "You passed in a `val_dataloader` but have no `validation_step`. Skipping val loop.",
                 stacklevel=4,
@@ -187,7 +178,7 @@ def _verify(trainer: Trainer, fn: TrainerFn) -> None:
         return
     stage = {"validate": "val", "test": "test", "predict": "predict"}[fn.value]
     step = {"val": "validation_step", "test": "test_step", "predict": "predict_step"}[stage]
-    if stage != "predict" and not _overrides(model, step):
+    if stage != "predict" and not is_overridden(step, model, LightningModule):
         raise MisconfigurationException(
             f"No `{step}()` method defined to run `Trainer.{fn.value}`. Implement it in your "
             "LightningModule."
@@ -217,24 +208,18 @@ def _verify_manual_optimization(trainer: Trainer) -> None:
         )
 
 
-def _overrides(model: Any, name: str) -> bool:
-    if name in model.__dict__:
-        return True
-    return getattr(type(model), name, None) is not getattr(LightningModule, name, None)
-
-
 def _prepare_data(trainer: Trainer) -> None:
     datamodule = trainer.datamodule
-    if datamodule is not None and overrides_data_hook(datamodule, "prepare_data"):
-        datamodule.prepare_data()
-    if overrides_data_hook(trainer.lightning_module, "prepare_data"):
-        trainer._call(ModuleHook.PREPARE_DATA)
+    if is_overridden("prepare_data", datamodule, DataHooks):
+        datamodule.prepare_data()  # type: ignore[union-attr]
+    if is_overridden("prepare_data", trainer.lightning_module, DataHooks):
+        trainer._fire(ModuleHook.PREPARE_DATA)
 
 
 def setup_optimizers(trainer: Trainer) -> None:
     model = trainer.lightning_module
     assert model is not None
-    optimizers, configs, _ = configure_optimizers(trainer._call(ModuleHook.CONFIGURE_OPTIMIZERS))
+    optimizers, configs, _ = configure_optimizers(trainer._fire(ModuleHook.CONFIGURE_OPTIMIZERS))
     if model.automatic_optimization and len(optimizers) > 1:
         raise RuntimeError(
             "Training with multiple optimizers is only supported with manual optimization. Set "
@@ -285,7 +270,7 @@ def _merge_hparams(module_hp: dict, datamodule_hp: dict) -> dict:
 def _interrupt(trainer: Trainer, exc: BaseException) -> None:
     trainer.state.status = TrainerStatus.INTERRUPTED
     if trainer.lightning_module is not None:
-        trainer._fire_callbacks(Event.ON_EXCEPTION, exc)
+        trainer._fire(Event.ON_EXCEPTION, exc)
     if trainer.datamodule is not None:
         trainer.datamodule.on_exception(exc)
     for logger in trainer.loggers:
