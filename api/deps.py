@@ -16,6 +16,8 @@ from api.db.models import Job
 from api.db.session import session_factory
 from api.db.tokens import authenticate
 from api.errors import AppError, ErrorCode
+from api.ratelimit import RateLimiter
+from api.services.events import EventHub, event_hub
 from api.settings import Settings
 from catalog.registry import Registry, get_registry
 
@@ -102,6 +104,20 @@ def get_store(settings: SettingsDep) -> ArtifactStore:
 
 
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+
+
+def get_event_hub(request: Request) -> EventHub:
+    return event_hub(request.app)
+
+
+EventHubDep = Annotated[EventHub, Depends(get_event_hub)]
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 
 def require_job(session: Session, principal: Principal, job_id: str) -> Job:

@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
-    app.state.rate_limiter = RateLimiter(settings.job_create_rate_per_minute)
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.model_cache = ModelCache(max_models=4)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

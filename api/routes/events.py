@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.security import HTTPAuthorizationCredentials
+from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.db.events import tail_start
 from api.db.session import session_factory
-from api.deps import _bearer, get_principal, require_job
+from api.deps import EventHubDep, SettingsDep, _bearer, get_principal, require_job
 from api.errors import AppError, ErrorCode
-from api.services.events import EVENT_TYPES, event_hub, stream
+from api.services.events import EVENT_TYPES, SEP, keep_alive, stream
 from trainyard.schemas.common import error_responses
 
 MAX_BIGINT = 2**63 - 1  # event ids are BIGINT: a larger one is a 422, not a 500
+# sse-starlette ends open streams itself when uvicorn stops (by cancelling them); this long it
+# first lets them end by themselves, as EventHub.close_streams makes them (api/services/events.py).
+SHUTDOWN_GRACE_S = 5.0
 
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
@@ -40,7 +43,7 @@ SSE_EXAMPLE = (
 
 @router.get(
     "/{job_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventSourceResponse,
     summary="Stream a job's events (SSE)",
     responses={
         200: {
@@ -53,7 +56,8 @@ SSE_EXAMPLE = (
 )
 async def stream_events(
     job_id: str,
-    request: Request,
+    settings: SettingsDep,
+    hub: EventHubDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     since: Annotated[
         int | None,
@@ -75,13 +79,12 @@ async def stream_events(
         str | None,
         Header(alias="Last-Event-ID", description="Resume after this id (wins over `since`)."),
     ] = None,
-) -> StreamingResponse:
+) -> EventSourceResponse:
     """Every event of the job in order: `status` (each transition), `metric` (each logged
     value), `progress` (step, total, epoch, samples/s, ETA), `checkpoint` (a new checkpoint),
     `log` (a captured output line), and finally `end`, after which the stream closes. A client
     that reconnects with `Last-Event-ID` (or `?since=`) misses nothing and gets nothing twice;
     one that connects after the job ended gets the whole history, then `end`."""
-    settings = request.app.state.settings
     start = await run_in_threadpool(
         _locate, settings.database_url, credentials, job_id, since, tail
     )
@@ -99,10 +102,13 @@ async def stream_events(
                 "header.Last-Event-ID: must be the id of an event (a non-negative integer)",
             )
         start = int(last_event_id)
-    return StreamingResponse(
-        stream(event_hub(request.app), job_id, start, types or []),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return EventSourceResponse(
+        stream(hub, job_id, start, types or []),
+        headers={"Cache-Control": "no-cache"},
+        ping=hub.keepalive_s,
+        ping_message_factory=keep_alive,
+        sep=SEP,
+        shutdown_grace_period=SHUTDOWN_GRACE_S,
     )
 
 

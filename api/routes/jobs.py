@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from api.db import jobs as job_queries
 from api.db.models import JobStatus
-from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, require_job
+from api.deps import AuthDep, RateLimiterDep, RegistryDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, encode_cursor
 from api.services import jobs as job_service
@@ -40,6 +40,7 @@ def create_job(
     principal: AuthDep,
     settings: SettingsDep,
     registry: RegistryDep,
+    limiter: RateLimiterDep,
     dry_run: Annotated[
         bool, Query(description="Validate and return the resolved spec; store nothing.")
     ] = False,
@@ -60,7 +61,6 @@ def create_job(
     if dry_run:
         response.status_code = 200
         return JobDryRun(dry_run=True, spec=spec)
-    limiter = request.app.state.rate_limiter
     job, created = job_service.submit_job(
         session,
         project_id=principal.project_id,

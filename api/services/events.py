@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.db.events import events_after, last_event
@@ -35,8 +36,9 @@ PAGE = 500  # rows per database read
 BUFFER = 4096  # frames a feed keeps for clients that are slightly behind
 POLL_S = 0.25  # embedded default: how often a watched job's rows are re-read
 SAFETY_POLL_S = 5.0  # with Redis: re-read anyway, in case an announcement was lost
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 15.0  # the response's ping interval (api/routes/events.py)
 RETRY_MS = 2000  # what EventSource waits before reconnecting
+SEP = "\n"  # line separator of every frame and ping: the wire format clients have always read
 EVENT_TYPES = ("status", "metric", "progress", "checkpoint", "log", "end")
 
 
@@ -49,7 +51,13 @@ class Frame:
 
 def encode(seq: int, type_: str, data: Any) -> Frame:
     body = json.dumps(data, separators=(",", ":"), default=str)
-    return Frame(seq, type_, f"id: {seq}\nevent: {type_}\ndata: {body}\n\n".encode())
+    event = ServerSentEvent(body, id=str(seq), event=type_, sep=SEP)
+    return Frame(seq, type_, event.encode())
+
+
+def keep_alive() -> ServerSentEvent:
+    """The ping of an event stream: a comment line, which EventSource ignores."""
+    return ServerSentEvent(comment="keep-alive", sep=SEP)
 
 
 def read_frames(database_url: str, job_id: str, after: int, limit: int = PAGE) -> list[Frame]:
@@ -261,11 +269,14 @@ def _select(
 async def stream(
     hub: EventHub, job_id: str, since: int, types: Sequence[str] = ()
 ) -> AsyncIterator[bytes]:
-    """The SSE body: history after `since`, then live events, until `end` (always sent)."""
+    """The SSE body: history after `since`, then live events, until `end` (always sent).
+
+    Keep-alives are the response's pings (EventSourceResponse), not frames of this body.
+    """
     wanted = set(types) | {"end"} if types else None
     url = hub.settings.database_url
     cursor, ended = since, False
-    yield f"retry: {RETRY_MS}\n\n".encode()
+    yield ServerSentEvent(retry=RETRY_MS, sep=SEP).encode()
     while not hub.closing:  # catch up from the database before following the feed
         frames = await run_in_threadpool(read_frames, url, job_id, cursor)
         out, cursor, ended = _select(frames, cursor, wanted)
@@ -275,8 +286,6 @@ async def stream(
             break
     if ended or hub.closing:
         return
-    loop = asyncio.get_running_loop()
-    quiet_since = loop.time()
     async with hub.feed(job_id) as feed:
         while not hub.closing:
             changed = feed.changed
@@ -290,15 +299,8 @@ async def stream(
                 yield data
             if ended:
                 return
-            if out:
-                quiet_since = loop.time()
             if frames:
                 continue
             if feed.ended and cursor >= feed.tail:
                 return  # the client asked for what comes after `end`: nothing ever will
-            remaining = hub.keepalive_s - (loop.time() - quiet_since)
-            try:
-                await asyncio.wait_for(changed.wait(), max(remaining, 0.0))
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                quiet_since = loop.time()
+            await changed.wait()
