@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import pickle
 import types
 import warnings
 from argparse import Namespace
@@ -88,6 +89,25 @@ class HyperparametersMixin:
         if not hasattr(self, "_hparams_initial"):
             return AttributeDict()
         return copy.deepcopy(self._hparams_initial)
+
+
+def drop_unpicklable(hparams: MutableMapping) -> None:
+    """Remove values a checkpoint could not store, as Lightning does when a run starts."""
+    for key in [k for k, v in hparams.items() if not _is_picklable(v)]:
+        warnings.warn(
+            f"Attribute '{key}' removed from hparams because it cannot be pickled. You can "
+            f"suppress this warning by setting `self.save_hyperparameters(ignore=['{key}'])`.",
+            stacklevel=2,
+        )
+        del hparams[key]
+
+
+def _is_picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except (pickle.PickleError, AttributeError, RuntimeError, TypeError):
+        return False
+    return True
 
 
 def _collect_init_args(obj: Any, frame: types.FrameType) -> dict[str, Any]:

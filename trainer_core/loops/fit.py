@@ -163,11 +163,8 @@ class FitLoop:
     def run(self) -> None:
         """events.py's fit pseudocode: one ``_fire`` line per hook point, counters beside them."""
         trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
-        optimization, batches, epochs = (
-            trainer._optimization,
-            state.progress.batch,
-            state.progress.epoch,
-        )
+        optimization = trainer._optimization
+        batches, epochs = state.progress.batch, state.progress.epoch
         first_loader = self._prepare()
         if first_loader is None:
             return

@@ -12,6 +12,7 @@ import torch
 from trainer_core import checkpoint_io
 from trainer_core.events import Event, ModuleHook
 from trainer_core.hooks import DataHooks, is_overridden
+from trainer_core.hparams import drop_unpicklable
 from trainer_core.module import LightningModule
 from trainer_core.optim import LightningOptimizer, configure_optimizers
 from trainer_core.setup import merge_model_callbacks
@@ -70,6 +71,7 @@ def run(
     checkpoint = checkpoint_io.load_for_run(ckpt_path) if ckpt_path is not None else None
     trainer.ckpt_path = ckpt_path
     trainer._attach(model, datamodule, loaders)
+    drop_unpicklable(model.hparams)  # so checkpoints can be written (Lightning's clean_namespace)
     trainer.state.fn, trainer.state.stage = fn, _STAGES[fn]
     trainer.state.status = TrainerStatus.RUNNING
     trainer._hub.reset_metrics()
