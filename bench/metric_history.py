@@ -1,7 +1,7 @@
 """Metric history at scale: one job with 1,000,000 stored points on PostgreSQL.
 
 Measures, through the real API (uvicorn subprocess) over HTTP:
-- ingest: points/s through the worker's own write path (worker.store.insert_metrics, batches of
+- ingest: points/s through the worker's own write path (api.db.metrics.insert_metrics, batches of
   1,000, one transaction each, rollup trigger included);
 - `?max_points=1000` over the whole series, and over a zoomed step range: p50/p95 of N requests;
 - one raw JSON page (limit=1000) from the middle of the series (cursor pagination);
@@ -42,8 +42,8 @@ def make_job(s: Stack) -> str:
 def ingest(s: Stack, job_id: str, points: int, via_worker_path: int) -> float:
     """Store `points` (loss at every step); the first `via_worker_path` go through the worker's
     insert path (timed, returns points/s), the rest through one INSERT ... SELECT."""
+    from api.db.metrics import insert_metrics
     from api.db.session import session_scope
-    from worker.store import insert_metrics
 
     started = time.perf_counter()
     for start in range(0, via_worker_path, BATCH):

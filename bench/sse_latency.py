@@ -51,12 +51,14 @@ def job_spec(steps: int, log_every: int, batch: int) -> dict[str, Any]:
     }
 
 
-def baseline(spec: dict[str, Any]) -> None:
+def baseline(raw: dict[str, Any]) -> None:
     """Child process: the same fit with the service callbacks (and database logger) off."""
     from api.settings import Settings
+    from trainyard.schemas.jobs import JobSpec
     from worker.build import build_components, make_model_checkpoint, make_trainer
 
     settings = Settings(component_modules=[PROBE])
+    spec = JobSpec.model_validate(raw, strict=False)
     module, datamodule = build_components(spec, settings)
     with tempfile.TemporaryDirectory() as root:
         checkpoint = make_model_checkpoint(spec, Path(root) / "checkpoints")

@@ -1,4 +1,4 @@
-"""Turn a stored job spec into a module, a datamodule, callbacks and a Trainer."""
+"""Turn a validated job spec into a module, a datamodule, callbacks and a Trainer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import trainer_core as L
 from api.settings import Settings
 from catalog.registry import get_registry
 from trainer_core.callbacks import EarlyStopping, ModelCheckpoint
+from trainyard.schemas.jobs import JobSpec
 
 # Options the service decides, whatever the spec says: no terminal UI inside a worker.
 FIXED_TRAINER_OPTIONS: dict[str, Any] = {
@@ -17,40 +18,36 @@ FIXED_TRAINER_OPTIONS: dict[str, Any] = {
 }
 
 
-def build_components(spec: dict[str, Any], settings: Settings) -> tuple[Any, Any]:
+def build_components(spec: JobSpec, settings: Settings) -> tuple[Any, Any]:
     """The module and datamodule the spec names, built from the registry (user code runs here)."""
     registry = get_registry(settings)
-    module = registry.get("module", spec["module"]["name"]).build(spec["module"].get("params"))
-    datamodule = registry.get("datamodule", spec["datamodule"]["name"]).build(
-        spec["datamodule"].get("params")
-    )
+    module = registry.get("module", spec.module.name).build(spec.module.params)
+    datamodule = registry.get("datamodule", spec.datamodule.name).build(spec.datamodule.params)
     return module, datamodule
 
 
-def make_model_checkpoint(spec: dict[str, Any], dirpath: Path) -> ModelCheckpoint:
+def make_model_checkpoint(spec: JobSpec, dirpath: Path) -> ModelCheckpoint:
     """The spec's checkpoint policy; a last.ckpt is kept unless the spec turns it off.
 
     (A last checkpoint is what cancellation and a resumed attempt start from.)
     """
-    options = {k: v for k, v in (spec.get("checkpoint") or {}).items() if v is not None}
+    options = spec.checkpoint.model_dump(exclude_none=True) if spec.checkpoint else {}
     options.setdefault("save_last", True)
     return ModelCheckpoint(dirpath=str(dirpath), **options)
 
 
-def make_early_stopping(spec: dict[str, Any]) -> EarlyStopping | None:
-    options = {k: v for k, v in (spec.get("early_stopping") or {}).items() if v is not None}
-    return EarlyStopping(**options) if options.get("monitor") else None
+def make_early_stopping(spec: JobSpec) -> EarlyStopping | None:
+    if spec.early_stopping is None or not spec.early_stopping.monitor:
+        return None
+    return EarlyStopping(**spec.early_stopping.model_dump(exclude_none=True))
 
 
-def trainer_options(spec: dict[str, Any]) -> dict[str, Any]:
+def trainer_options(spec: JobSpec) -> dict[str, Any]:
     """The spec's trainer options (the API allow-listed them), unset ones left to the trainer."""
-    options = {k: v for k, v in (spec.get("trainer") or {}).items() if v is not None}
-    return {**options, **FIXED_TRAINER_OPTIONS}
+    return {**spec.trainer.model_dump(exclude_none=True), **FIXED_TRAINER_OPTIONS}
 
 
-def make_trainer(
-    spec: dict[str, Any], *, root_dir: Path, callbacks: list[Any], logger: Any
-) -> L.Trainer:
+def make_trainer(spec: JobSpec, *, root_dir: Path, callbacks: list[Any], logger: Any) -> L.Trainer:
     return L.Trainer(
         **trainer_options(spec),
         default_root_dir=str(root_dir),

@@ -16,7 +16,7 @@ import torch
 
 import trainer_core as L
 from trainer_core.loggers import Logger
-from worker import preemption
+from worker.preemption import Preempted, Preemption
 from worker.sync import JobSync, json_number
 
 if TYPE_CHECKING:
@@ -119,8 +119,15 @@ def total_steps(trainer: Any) -> int | None:
 
 
 class ServiceCallback(L.Callback):
-    def __init__(self, sync: JobSync, logger: DatabaseLogger, checkpoints: CheckpointSync) -> None:
+    def __init__(
+        self,
+        sync: JobSync,
+        logger: DatabaseLogger,
+        checkpoints: CheckpointSync,
+        preemption: Preemption,
+    ) -> None:
         self.sync, self.logger, self.checkpoints = sync, logger, checkpoints
+        self.preemption = preemption
         self._started = 0.0
         self._first_step = 0
         self._samples = 0
@@ -161,17 +168,17 @@ class ServiceCallback(L.Callback):
     # Not through should_stop: that would end the epoch early and resume at the next one.
 
     def _save_if_preempted(self, trainer: Any) -> None:
-        if preemption.requested() and not self._preempt_saved:
+        if self.preemption.requested() and not self._preempt_saved:
             self.checkpoints.dirpath.mkdir(parents=True, exist_ok=True)
             trainer.save_checkpoint(str(self.checkpoints.dirpath / "last.ckpt"))
             self._preempt_saved = True
 
     def _leave_if_preempted(self, trainer: Any) -> None:
         # Leave once the checkpoint is stored, or at once when nothing was trained since start.
-        if preemption.requested() and (
+        if self.preemption.requested() and (
             self._preempt_saved or trainer.global_step == self._first_step
         ):
-            raise preemption.Preempted(f"preempted at step {trainer.global_step}")
+            raise Preempted(f"preempted at step {trainer.global_step}")
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
         self._boundary(trainer)
@@ -220,7 +227,7 @@ class ServiceCallback(L.Callback):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         self.sync.request_flush()
-        if preemption.requested():  # an end-of-epoch state resumes exactly at the next epoch
+        if self.preemption.requested():  # an end-of-epoch state resumes exactly at the next epoch
             self._preempt_saved = False
             self._save_if_preempted(trainer)
 

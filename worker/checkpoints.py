@@ -17,17 +17,18 @@ from typing import Any
 import torch
 
 from api.artifacts import checkpoint_key, get_artifact_store
-from api.db.jobs import append_events, lock_job
-from api.db.session import session_scope
-from api.settings import Settings
-from worker.failures import InfraError
-from worker.store import (
+from api.db.checkpoints import (
     best_by_value,
     checkpoint_public,
     mark_best,
     mark_deleted,
     save_checkpoint_row,
 )
+from api.db.jobs import append_events, lock_job
+from api.db.models import EventType
+from api.db.session import session_scope
+from api.settings import Settings
+from worker.failures import InfraError
 from worker.sync import JobSync
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,9 @@ class CheckpointSync:
             if self.monitor and self.attempt > 1:  # an earlier attempt may hold the best
                 best_id = best_by_value(session, self.job_id, self.monitor, self.mode) or best_id
             mark_best(session, self.job_id, best_id)
-            append_events(session, job, [("checkpoint", checkpoint_public(r)) for r in rows])
+            events = [
+                (EventType.checkpoint, checkpoint_public(r).model_dump(mode="json")) for r in rows
+            ]
+            append_events(session, job, events)
         self._tracked, self._best = tracked, best
         return stale

@@ -1,7 +1,7 @@
 """Preemption: a SIGTERM to the worker (a warm shutdown, a spot machine about to go away).
 
-First SIGTERM: Celery stops taking messages and `requested()` turns true. The running job's
-ServiceCallback saves a checkpoint at the next batch end and stops at the following batch
+First SIGTERM: Celery stops taking messages and `Preemption.requested()` turns true. The running
+job's ServiceCallback saves a checkpoint at the next batch end and stops at the following batch
 boundary; the runner hands the job back (`queued`, failure_class `preempted`, never counted as a
 retry) and re-sends it, so the next free worker resumes it from that checkpoint. Then the task
 returns and Celery exits.
@@ -9,9 +9,10 @@ returns and Celery exits.
 A second SIGTERM, or `preempt_grace_s` without the job having stopped, stops at once: the job is
 handed back as it is (it resumes from its latest stored checkpoint) and the process exits.
 
-One job per process (the solo pool of `trainyard worker --concurrency=1`, the default). With a
-prefork pool the signal reaches only the parent; its children's jobs are recovered by the
-heartbeat reaper instead (infra_lost).
+One `Preemption` per worker process (worker.tasks makes it and connects it to Celery's signal);
+the runner and the callbacks are handed it. One job per process (the solo pool of
+`trainyard worker --concurrency=1`, the default). With a prefork pool the signal reaches only
+the parent; its children's jobs are recovered by the heartbeat reaper instead (infra_lost).
 """
 
 from __future__ import annotations
@@ -19,16 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from api.db.jobs import TransitionError
-from api.db.models import FailureClass, JobStatus, utcnow
-from api.db.recovery import release_dispatch, retry_or_fail, take_for_dispatch
-from api.db.session import session_scope
-from api.settings import Settings
+from api.db.models import FailureClass, JobStatus
+from api.settings import Settings, get_settings
+from worker import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -44,133 +43,87 @@ class Preempted(Exception):
 class _Running:
     job_id: str
     settings: Settings
-    resend: Any  # Callable[[str], None]
+    send: lifecycle.Send
 
 
-_requested = threading.Event()
-_lock = threading.Lock()
-_current: _Running | None = None
-_timer: threading.Timer | None = None
+class Preemption:
+    """This process's stop request, and the job a hard stop hands back."""
 
+    def __init__(self, exit_process: Callable[[int], Any] = os._exit) -> None:
+        self._requested = threading.Event()
+        self._lock = threading.Lock()
+        self._current: _Running | None = None
+        self._timer: threading.Timer | None = None
+        self._exit = exit_process
 
-def requested() -> bool:
-    return _requested.is_set()
+    def requested(self) -> bool:
+        return self._requested.is_set()
 
-
-def request(grace_s: float | None = None) -> None:
-    """Ask the running job to checkpoint and hand itself back; a second call stops at once."""
-    global _timer
-    with _lock:
-        if _requested.is_set():
-            second = True
+    def request(self, grace_s: float | None = None) -> None:
+        """Ask the running job to checkpoint and hand itself back; a second call stops at once."""
+        with self._lock:
+            second = self._requested.is_set()
+            if not second:
+                self._requested.set()
+                if grace_s is not None:
+                    self._timer = threading.Timer(grace_s, self.hard_stop, args=("grace timeout",))
+                    self._timer.daemon = True
+                    self._timer.start()
+        if second:
+            self.hard_stop("second SIGTERM")
         else:
-            second = False
-            _requested.set()
-            if grace_s is not None:
-                _timer = threading.Timer(grace_s, hard_stop, args=("grace timeout",))
-                _timer.daemon = True
-                _timer.start()
-    if second:
-        hard_stop("second SIGTERM")
-    else:
-        log.warning("preemption requested: the running job checkpoints and goes back to the queue")
+            log.warning("preemption requested: the running job checkpoints and goes back to queue")
 
+    def reset(self) -> None:
+        """Forget a request (tests that preempt a job in-process and then resume it)."""
+        with self._lock:
+            self._requested.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
-def reset() -> None:
-    """Forget a request (tests that preempt a job in-process and then resume it)."""
-    global _timer
-    with _lock:
-        _requested.clear()
-        if _timer is not None:
-            _timer.cancel()
-            _timer = None
+    @contextmanager
+    def running(self, job_id: str, settings: Settings, send: lifecycle.Send) -> Iterator[None]:
+        """Mark `job_id` as this process's running job (what a hard stop hands back)."""
+        self._current = _Running(job_id, settings, send)
+        try:
+            yield
+        finally:
+            self._current = None
 
+    def hard_stop(self, why: str) -> None:
+        """Hand the running job back without a new checkpoint, then exit the process now."""
+        job = self._current
+        log.warning("stopping at once (%s)", why)
+        if job is not None:
+            # In a thread: the signal may have interrupted the training thread while it held
+            # the job's row lock, and waiting on it from here would wait forever.
+            helper = threading.Thread(target=_release, args=(job,), daemon=True)
+            helper.start()
+            helper.join(RELEASE_TIMEOUT_S)
+        logging.shutdown()
+        self._exit(HARD_STOP_EXIT)
 
-@contextmanager
-def running(job_id: str, settings: Settings, resend: Any) -> Iterator[None]:
-    """Mark `job_id` as this process's running job (what a hard stop hands back)."""
-    global _current
-    _current = _Running(job_id, settings, resend)
-    try:
-        yield
-    finally:
-        _current = None
+    def on_worker_shutting_down(self, **kwargs: Any) -> None:
+        """Celery's `worker_shutting_down` signal, sent in the main process on each SIGTERM."""
+        if kwargs.get("how", "Warm") != "Warm":
+            return
+        job = self._current
+        settings = job.settings if job is not None else get_settings()
+        self.request(grace_s=settings.preempt_grace_s)
 
+    def install(self) -> None:
+        """Connect to Celery's shutdown signal (once per worker process, by worker.tasks)."""
+        from celery import signals
 
-def hard_stop(why: str) -> None:
-    """Hand the running job back without a new checkpoint, then exit the process now."""
-    job = _current
-    log.warning("stopping at once (%s)", why)
-    if job is not None:
-        # In a thread: the signal may have interrupted the training thread while it held the
-        # job's row lock, and waiting on it from here would wait forever.
-        helper = threading.Thread(target=_release, args=(job,), daemon=True)
-        helper.start()
-        helper.join(RELEASE_TIMEOUT_S)
-    logging.shutdown()
-    os._exit(HARD_STOP_EXIT)
+        signals.worker_shutting_down.connect(self.on_worker_shutting_down, weak=False)
 
 
 def _release(job: _Running) -> None:
     try:
-        status = hand_back(job.settings, job.job_id, FailureClass.preempted, "preempted: hard stop")
+        reason = "preempted: hard stop"
+        status = lifecycle.hand_back(job.settings, job.job_id, FailureClass.preempted, reason)
         if status == JobStatus.queued:
-            resend_job(job.settings, job.job_id, job.resend)
+            lifecycle.resend(job.settings, job.job_id, job.send)
     except Exception:  # the reaper will find it by its heartbeat
         log.exception("could not hand job %s back", job.job_id)
-
-
-def hand_back(
-    settings: Settings,
-    job_id: str,
-    failure_class: FailureClass,
-    reason: str,
-    error: dict[str, Any] | None = None,
-) -> str | None:
-    """End the running attempt by the retry policy; the new status, or None if not ours now."""
-    with session_scope(settings.database_url) as session:
-        try:
-            job = retry_or_fail(
-                session, job_id, failure_class=failure_class, reason=reason, error=error
-            )
-        except (TransitionError, LookupError):
-            return None
-        return job.status
-
-
-def resend_job(settings: Settings, job_id: str, send: Any) -> bool:
-    """Put a job that was handed back on the broker again, unless someone else already did.
-
-    A failed send leaves it undispatched for the API's reconciler (the outbox)."""
-    now = utcnow()
-    with session_scope(settings.database_url) as session:
-        if not take_for_dispatch(session, job_id, None, now):
-            return False
-        try:
-            send(job_id)
-        except Exception:
-            log.warning("job %s: re-send failed; the reconciler will", job_id, exc_info=True)
-            release_dispatch(session, job_id, now)
-            return False
-    return True
-
-
-def on_worker_shutting_down(**kwargs: Any) -> None:
-    """Celery's `worker_shutting_down` signal, sent in the main process on each SIGTERM."""
-    if kwargs.get("how", "Warm") != "Warm":
-        return
-    settings = _current.settings if _current is not None else None
-    request(grace_s=settings.preempt_grace_s if settings is not None else _default_grace())
-
-
-def _default_grace() -> float:
-    from api.settings import get_settings
-
-    return get_settings().preempt_grace_s
-
-
-def install() -> None:
-    """Connect to Celery's shutdown signal (called once per worker process, by worker.tasks)."""
-    from celery import signals
-
-    signals.worker_shutting_down.connect(on_worker_shutting_down, weak=False)

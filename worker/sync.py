@@ -15,10 +15,12 @@ import threading
 import time
 from typing import Any
 
-from api.db.jobs import append_events, is_cancel_requested, lock_job, touch_heartbeat
+from api.db.jobs import append_events, is_cancel_requested, lock_job
+from api.db.metrics import MetricRow, insert_metrics
+from api.db.models import EventType
 from api.db.session import session_scope
 from api.settings import Settings
-from worker.store import MetricRow, insert_metrics
+from worker import lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +134,9 @@ class JobSync:
     # ------------------------------------------------------------ database side
 
     def _beat(self) -> None:
-        with session_scope(self.settings.database_url) as session:
-            if not touch_heartbeat(session, self.job_id, worker_id=self.worker_id):
-                # Reaped and requeued, or gone: someone else owns it now, so stop quietly.
-                self.request_stop("lost")
+        if not lifecycle.beat(self.settings, self.job_id, self.worker_id):
+            # Reaped and requeued, or gone: someone else owns it now, so stop quietly.
+            self.request_stop("lost")
 
     def _poll_cancel(self) -> None:
         with session_scope(self.settings.database_url) as session:
@@ -202,18 +203,18 @@ class JobSync:
             if job is None:
                 return
             stored = insert_metrics(session, [m for m in metrics if _storable(m, session)])
-            events: list[tuple[str, dict[str, Any]]] = [
-                ("metric", {**m, "value": json_number(m["value"])}) for m in stored
+            events: list[tuple[EventType, dict[str, Any]]] = [
+                (EventType.metric, {**m, "value": json_number(m["value"])}) for m in stored
             ]
             if stored:
                 latest = dict(job.latest_metrics or {})
                 latest.update({m["name"]: json_number(m["value"]) for m in stored})
                 job.latest_metrics = latest
-            events += [("log", line) for line in logs]
+            events += [(EventType.log, line) for line in logs]
             if progress is not None:
                 job.progress = progress
             if announce is not None:
-                events.append(("progress", announce))
+                events.append((EventType.progress, announce))
             if events:
                 append_events(session, job, events)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db.models import Job, JobEvent
+from api.db.models import EventType, Job, JobEvent
 
 
 def events_after(
@@ -15,7 +15,7 @@ def events_after(
     job_id: str,
     after: int,
     limit: int,
-    types: Sequence[str] = (),
+    types: Sequence[EventType] = (),
 ) -> list[JobEvent]:
     """Events with seq > `after`, oldest first, at most `limit` (only `types` when given)."""
     query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after)
@@ -47,7 +47,9 @@ def tail_start(session: Session, job_id: str, tail: int) -> int:
     if newest is None:
         return 0
     status_seq = session.scalar(
-        select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id, JobEvent.type == "status")
+        select(func.max(JobEvent.seq)).where(
+            JobEvent.job_id == job_id, JobEvent.type == EventType.status
+        )
     )
     start = max(newest[0] - tail, 0)
     return min(start, status_seq - 1) if status_seq else start

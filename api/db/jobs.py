@@ -10,13 +10,13 @@ from sqlalchemy import ColumnElement, and_, cast, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from api.db.models import Job, JobEvent, JobStatus, JobTransition, utcnow
+from api.db.models import EventType, Job, JobEvent, JobStatus, JobTransition, utcnow
 
 
 class TransitionError(Exception):
     """The job was not in any of the expected from-states."""
 
-    def __init__(self, job_id: str, actual: str, expected: Iterable[str]) -> None:
+    def __init__(self, job_id: str, actual: JobStatus, expected: Iterable[JobStatus]) -> None:
         self.job_id, self.actual, self.expected = job_id, actual, tuple(expected)
         super().__init__(f"job {job_id} is {actual}, expected one of {self.expected}")
 
@@ -31,7 +31,7 @@ def lock_job(session: Session, job_id: str) -> Job | None:
     ).one_or_none()
 
 
-def append_event(session: Session, job: Job, type_: str, data: dict[str, Any]) -> JobEvent:
+def append_event(session: Session, job: Job, type_: EventType, data: dict[str, Any]) -> JobEvent:
     """Add an event with the next per-job sequence number. Call with the job row locked."""
     last = session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id))
     event = JobEvent(job_id=job.id, seq=(last or 0) + 1, type=type_, data=data)
@@ -40,7 +40,7 @@ def append_event(session: Session, job: Job, type_: str, data: dict[str, Any]) -
 
 
 def append_events(
-    session: Session, job: Job, events: list[tuple[str, dict[str, Any]]]
+    session: Session, job: Job, events: list[tuple[EventType, dict[str, Any]]]
 ) -> list[JobEvent]:
     """Add several events in one go (metric batches). Call with the job row locked."""
     last = session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id)) or 0
@@ -56,8 +56,8 @@ def transition_job(
     session: Session,
     job_id: str,
     *,
-    from_: Iterable[JobStatus | str],
-    to: JobStatus | str,
+    from_: Iterable[JobStatus],
+    to: JobStatus,
     reason: str | None = None,
     **fields: Any,
 ) -> Job:
@@ -66,30 +66,31 @@ def transition_job(
     Raises TransitionError when the job is in another state, LookupError when it does not exist.
     The caller commits.
     """
-    expected = {str(s) for s in from_}
+    expected = {JobStatus(s) for s in from_}
+    to = JobStatus(to)
     job = lock_job(session, job_id)
     if job is None:
         raise LookupError(job_id)
-    if job.status not in expected:
-        raise TransitionError(job_id, job.status, expected)
+    previous = JobStatus(job.status)
+    if previous not in expected:
+        raise TransitionError(job_id, previous, sorted(expected))
     now = utcnow()
-    previous = job.status
-    job.status = str(to)
+    job.status = to
     job.updated_at = now
     for name, value in fields.items():
         setattr(job, name, value)
     session.add(
-        JobTransition(job_id=job_id, from_status=previous, to_status=str(to), reason=reason, at=now)
+        JobTransition(job_id=job_id, from_status=previous, to_status=to, reason=reason, at=now)
     )
     append_event(
         session,
         job,
-        "status",
-        {"from": previous, "to": str(to), "reason": reason, "at": now.isoformat()},
+        EventType.status,
+        {"from": previous, "to": to, "reason": reason, "at": now.isoformat()},
     )
-    if JobStatus(str(to)).is_terminal:
+    if to.is_terminal:
         job.finished_at = job.finished_at or now
-        append_event(session, job, "end", {"status": str(to)})
+        append_event(session, job, EventType.end, {"status": to})
     return job
 
 
@@ -98,7 +99,9 @@ def touch_heartbeat(session: Session, job_id: str, *, worker_id: str) -> bool:
     result = session.execute(
         update(Job)
         .where(
-            Job.id == job_id, Job.worker_id == worker_id, Job.status.in_(["running", "cancelling"])
+            Job.id == job_id,
+            Job.worker_id == worker_id,
+            Job.status.in_([JobStatus.running, JobStatus.cancelling]),
         )
         .values(heartbeat_at=utcnow())
     )
@@ -123,7 +126,7 @@ def list_jobs(
     session: Session,
     project_id: str,
     *,
-    statuses: Iterable[str] = (),
+    statuses: Iterable[JobStatus] = (),
     tags: Iterable[str] = (),
     before: tuple[datetime, str] | None = None,
     limit: int = 50,
@@ -192,8 +195,8 @@ def insert_job(session: Session, *, project_id: str, spec: dict[str, Any], **fie
     append_event(
         session,
         job,
-        "status",
-        {"from": None, "to": "queued", "reason": "submitted", "at": now.isoformat()},
+        EventType.status,
+        {"from": None, "to": JobStatus.queued, "reason": "submitted", "at": now.isoformat()},
     )
     return job
 

@@ -1,16 +1,42 @@
-"""Metric queries of the API (the worker's batched inserts live in worker/store.py)."""
+"""Every query of metric points: the worker's batched inserts and the API's pages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from api.db.models import Metric
+from api.db.models import Metric, utcnow
 
 SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
+MetricRow = dict[str, Any]  # job_id, name, stage, step, epoch, value
+
+
+def insert_metrics(session: Session, rows: list[MetricRow]) -> list[MetricRow]:
+    """Insert metric points, skipping any (job, name, stage, step) already stored.
+
+    Returns the rows actually inserted, so a replayed step (a resumed attempt, a retried flush)
+    is neither stored nor announced twice. The caller holds the job's row lock.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(Metric).on_conflict_do_nothing(constraint="uq_metrics_point")
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(Metric).on_conflict_do_nothing(
+            index_elements=["job_id", "name", "stage", "step"]
+        )
+    else:  # pragma: no cover - settings only allow the two above
+        stmt = insert(Metric)
+    now = utcnow()
+    cols = (Metric.name, Metric.stage, Metric.step, Metric.epoch, Metric.value)
+    result = session.execute(stmt.returning(*cols), [{**row, "created_at": now} for row in rows])
+    return [dict(r._mapping) for r in result]
 
 
 def filter_points(

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -54,12 +55,34 @@ class JobStatus(enum.StrEnum):
 TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 
 
+class EventType(enum.StrEnum):
+    """What a `JobEvent` carries; clients filter the event stream by these names."""
+
+    status = "status"
+    metric = "metric"
+    progress = "progress"
+    checkpoint = "checkpoint"
+    log = "log"
+    end = "end"
+
+
 class FailureClass(enum.StrEnum):
     user_error = "user_error"
     oom = "oom"
     infra_lost = "infra_lost"
     preempted = "preempted"
     timeout = "timeout"
+
+
+# A plain VARCHAR(20) in the database (no native enum, no CHECK: the migrations made it so);
+# rows load as JobStatus members, which compare equal to their strings.
+StatusColumn = Enum(
+    JobStatus,
+    native_enum=False,
+    create_constraint=False,
+    length=20,
+    values_callable=lambda statuses: [s.value for s in statuses],
+)
 
 
 class Project(Base):
@@ -96,7 +119,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued)
+    status: Mapped[JobStatus] = mapped_column(StatusColumn, default=JobStatus.queued)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))

@@ -4,8 +4,9 @@
   queue always; `infra_lost` and `oom` go back while retries are left (`max_retries`), else fail;
   anything else fails. A cancel that was asked for wins over all of them.
 - `reap_lost_jobs`: running jobs whose heartbeat is older than the timeout are declared lost.
-- `undispatched_jobs` / `take_for_dispatch` / `release_dispatch`: the outbox. A queued job whose
-  message was never sent, or was sent long ago and is gone from the broker, is sent again.
+- `undispatched_jobs` / `resend_job`: the outbox. A queued job whose message was never sent, or
+  was sent long ago and is gone from the broker, is sent again; `resend_job` is also how a
+  worker re-sends a job it handed back (worker/lifecycle.py).
 
 Several reapers and reconcilers may run at once (API replicas): a job is taken by a conditional
 UPDATE whose WHERE repeats what made it a candidate. The UPDATE takes the row lock (PostgreSQL)
@@ -15,6 +16,8 @@ committed row, so exactly one of them sees rowcount 1 and acts.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from api.db.jobs import lock_job, transition_job
 from api.db.models import FailureClass, Job, JobStatus, utcnow
+
+log = logging.getLogger("trainyard.recovery")
 
 ACTIVE = (JobStatus.running, JobStatus.cancelling)
 # Failures that use up a retry; a preemption is nobody's fault and never does.
@@ -191,3 +196,23 @@ def release_dispatch(session: Session, job_id: str, stamped: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     session.commit()
+
+
+def resend_job(
+    session: Session, job_id: str, seen: datetime | None, dispatch: Callable[[str], None]
+) -> bool:
+    """Send a queued job's message if no one else is sending it; False when skipped or failed.
+
+    `seen` is the `dispatched_at` the caller read (None: never sent, or handed back). A failed
+    send is unmarked again, so the reconciler's next pass retries it. Commits.
+    """
+    now = utcnow()
+    if not take_for_dispatch(session, job_id, seen, now):
+        return False
+    try:
+        dispatch(job_id)
+    except Exception:
+        log.warning("sending job %s failed; the reconciler retries", job_id, exc_info=True)
+        release_dispatch(session, job_id, now)
+        return False
+    return True

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from api.db.checkpoints import get_checkpoint
+from api.db.checkpoints import checkpoint_public, get_checkpoint
 from api.db.checkpoints import list_checkpoints as query_checkpoints
 from api.deps import AuthDep, SessionDep, StoreDep, require_job
 from api.errors import AppError, ErrorCode
 from api.services.downloads import download_response
-from api.services.views import checkpoint_public
 from trainyard.schemas.checkpoints import CheckpointList
 from trainyard.schemas.common import error_responses
 

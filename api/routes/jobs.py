@@ -11,7 +11,7 @@ from api.db import jobs as job_queries
 from api.db.models import JobStatus
 from api.deps import AuthDep, RateLimiterDep, RegistryDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import decode_cursor, page
 from api.services import jobs as job_service
 from api.services.specs import request_hash, resolve_spec
 from api.services.views import job_public, job_summary
@@ -95,31 +95,17 @@ def list_jobs(
                 ErrorCode.validation_error,
                 f"query.status: {value!r} is not one of {', '.join(STATUS_VALUES)}",
             )
-    before = None
-    if cursor is not None:
-        created, job_id = decode_cursor(cursor, 2)
-        before = (_parse_time(created), str(job_id))
+    before = decode_cursor(cursor, datetime, str) if cursor is not None else None
     rows = job_queries.list_jobs(
         session,
         principal.project_id,
-        statuses=status or [],
+        statuses=[JobStatus(value) for value in status or []],
         tags=tag or [],
         before=before,
         limit=limit + 1,
     )
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
-    return JobList(items=[job_summary(j) for j in page], next_cursor=next_cursor)
-
-
-def _parse_time(value: object) -> datetime:
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        raise AppError(ErrorCode.validation_error, "query.cursor: not a valid cursor") from None
+    jobs, next_cursor = page(rows, limit, key=lambda job: (job.created_at.isoformat(), job.id))
+    return JobList(items=[job_summary(j) for j in jobs], next_cursor=next_cursor)
 
 
 @router.get(

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.db.events import events_after
+from api.db.models import EventType
 from api.deps import AuthDep, SessionDep, require_job
-from api.errors import AppError, ErrorCode
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import decode_cursor, page
 from trainyard.schemas.common import error_responses
 from trainyard.schemas.logs import LogLine, LogList
 
@@ -33,15 +33,10 @@ def list_logs(
     """Captured stdout, stderr and Python logging lines of the job's worker, oldest first. The
     same lines arrive live as `log` events on /v1/jobs/{id}/events."""
     require_job(session, principal, job_id)
-    after = 0
-    if cursor is not None:
-        (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int) or isinstance(after, bool):
-            raise AppError(ErrorCode.validation_error, "query.cursor: not a valid cursor")
-    rows = events_after(session, job_id, after, limit + 1, types=["log"])
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].seq) if len(rows) > limit else None
-    return LogList(items=[_line(r.seq, r.data) for r in page], next_cursor=next_cursor)
+    (after,) = decode_cursor(cursor, int) if cursor is not None else (0,)
+    rows = events_after(session, job_id, after, limit + 1, types=[EventType.log])
+    lines, next_cursor = page(rows, limit, key=lambda event: (event.seq,))
+    return LogList(items=[_line(r.seq, r.data) for r in lines], next_cursor=next_cursor)
 
 
 def _line(seq: int, data: dict[str, Any]) -> LogLine:

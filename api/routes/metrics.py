@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from api.db.metrics import list_metrics as query_metrics
 from api.deps import AuthDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import decode_cursor, page
 from api.services import metric_history
 from trainyard.schemas.common import error_responses
 from trainyard.schemas.metric_history import MetricHistory
@@ -67,10 +67,7 @@ def list_metrics(
     With `max_points`, each (name, stage) series downsampled into at most that many buckets;
     with `format=csv`, the raw points as CSV."""
     require_job(session, principal, job_id)
-    after = None
-    if cursor is not None:
-        step, row_id = decode_cursor(cursor, 2)
-        after = (_int(step), _int(row_id))
+    after = decode_cursor(cursor, int, int) if cursor is not None else None
     where = metric_history.PointFilter(name or [], stage, step_min, step_max)
     if max_points is not None:
         if format == "csv" or cursor is not None:
@@ -95,21 +92,12 @@ def list_metrics(
         after=after,
         limit=limit + 1,
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1].step, page[-1].id) if len(rows) > limit else None
+    points, next_cursor = page(rows, limit, key=metric_history.point_key)
     items = [
         MetricPoint(name=m.name, stage=m.stage, step=m.step, epoch=m.epoch, value=_finite(m.value))
-        for m in page
+        for m in points
     ]
     return MetricList(items=items, next_cursor=next_cursor)
-
-
-def _int(value: object) -> int:
-    from api.errors import AppError, ErrorCode
-
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise AppError(ErrorCode.validation_error, "query.cursor: not a valid cursor")
-    return value
 
 
 def _finite(value: float) -> float | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.db.checkpoints import best_checkpoint, get_checkpoint, last_checkpoint
+from api.db.checkpoints import best_checkpoint, get_checkpoint, latest_checkpoint
 from api.db.models import Checkpoint, Job
 from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, StoreDep, require_job
 from api.errors import AppError, ErrorCode
@@ -64,7 +64,7 @@ def _choose_checkpoint(session: SessionDep, job: Job, which: str, project_id: st
     if which == "best":
         row = best_checkpoint(session, job.id)
     elif which == "last":
-        row = last_checkpoint(session, job.id)
+        row = latest_checkpoint(session, job.id)
     else:
         row = get_checkpoint(session, which, project_id)
         if row is None or row.job_id != job.id:

@@ -7,13 +7,14 @@ import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from api.db import metric_history as queries
 from api.db.session import session_factory
-from api.pagination import encode_cursor
+from api.pagination import page as cut_page
 from trainyard.schemas.metric_history import MetricBucket, MetricHistory, MetricSeries
 
 CSV_HEADER = ("name", "stage", "step", "epoch", "value")
@@ -98,6 +99,11 @@ def _stream_csv(
         yield _csv_lines(chunk, first)
 
 
+def point_key(point: Any) -> tuple[int, int]:
+    """A metric point's place in a page: (step, id), as `filter_points` orders them."""
+    return point.step, point.id
+
+
 def csv_page(
     session: Session,
     job_id: str,
@@ -112,10 +118,10 @@ def csv_page(
             step_max=where.step_max, after=after, limit=limit + 1,
         )
     )  # fmt: skip
-    page = points[:limit]
+    page, next_cursor = cut_page(points, limit, key=point_key)
     headers = {"Content-Disposition": f'attachment; filename="{job_id}-metrics.csv"'}
-    if len(points) > limit:
-        headers["X-Next-Cursor"] = encode_cursor(page[-1].step, page[-1].id)
+    if next_cursor is not None:
+        headers["X-Next-Cursor"] = next_cursor
     body = _csv_lines([_row(tuple(p)) for p in page], header=True)
     return Response(body, media_type="text/csv", headers=headers)
 

@@ -24,12 +24,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from api.db.models import JobStatus, utcnow
-from api.db.recovery import (
-    reap_lost_jobs,
-    release_dispatch,
-    take_for_dispatch,
-    undispatched_jobs,
-)
+from api.db.recovery import reap_lost_jobs, resend_job, take_for_dispatch, undispatched_jobs
 from api.db.session import session_scope
 from api.settings import Settings
 
@@ -46,20 +41,6 @@ __all__ = ["reap_lost_jobs", "resend_undispatched", "recovery_pass", "run_recove
 class PassReport:
     reaped: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
-
-
-def send(session: Session, job_id: str, seen: datetime | None, dispatch: Dispatcher) -> bool:
-    """Send one job's message if no one else is sending it; False when skipped or failed."""
-    now = utcnow()
-    if not take_for_dispatch(session, job_id, seen, now):
-        return False
-    try:
-        dispatch(job_id)
-    except Exception:
-        log.warning("re-sending job %s failed; next pass tries again", job_id, exc_info=True)
-        release_dispatch(session, job_id, now)
-        return False
-    return True
 
 
 def resend_undispatched(
@@ -81,7 +62,7 @@ def resend_undispatched(
             # Still waiting in the broker (all workers busy): look again a period later.
             take_for_dispatch(session, job_id, seen, now)
             continue
-        if send(session, job_id, seen, dispatch):
+        if resend_job(session, job_id, seen, dispatch):
             sent.append(job_id)
     return sent
 
@@ -104,7 +85,7 @@ def recovery_pass(
         for job in reap_lost_jobs(session, utcnow(), settings.heartbeat_timeout_s):
             log.warning("job %s lost its worker: now %s", job.id, job.status)
             report.reaped.append(job.id)
-            if job.status == JobStatus.queued and send(session, job.id, None, dispatch):
+            if job.status == JobStatus.queued and resend_job(session, job.id, None, dispatch):
                 report.sent.append(job.id)
         report.sent += resend_undispatched(
             session,

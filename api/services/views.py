@@ -4,29 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from api.db.checkpoints import best_checkpoint
+from api.db.checkpoints import best_checkpoint, checkpoint_public
 from api.db.jobs import list_transitions
-from api.db.models import Checkpoint, Job
-from trainyard.schemas.checkpoints import CheckpointPublic
+from api.db.models import Job
 from trainyard.schemas.jobs import JobProgress, JobPublic, JobSummary, TransitionPublic
-
-
-def checkpoint_public(row: Checkpoint) -> CheckpointPublic:
-    return CheckpointPublic(
-        id=row.id,
-        job_id=row.job_id,
-        attempt=row.attempt,
-        kind=row.kind,
-        step=row.step,
-        epoch=row.epoch,
-        monitor=row.monitor,
-        monitor_value=row.monitor_value,
-        is_best=row.is_best,
-        size=row.size,
-        sha256=row.sha256,
-        created_at=row.created_at,
-        download_url=f"/v1/checkpoints/{row.id}/download",
-    )
 
 
 def job_summary(job: Job) -> JobSummary:

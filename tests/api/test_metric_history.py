@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from api.db.metrics import insert_metrics
 from api.db.session import session_scope
 from tests.api.helpers import submit
-from worker.store import insert_metrics
 
 
 def known_series() -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from api.artifacts import get_artifact_store
 from api.settings import Settings
-from tests.api.helpers import add_checkpoint, submit
 from catalog.components import LitAutoEncoder
+from tests.api.helpers import add_checkpoint, submit
 
 PARAMS = {"input_dim": 4, "hidden_dim": 8, "latent_dim": 2}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from api.db.checkpoints import best_by_value, mark_best
 from api.db.models import Checkpoint, utcnow
 from api.db.session import session_scope
 from tests.worker.conftest import insert_job
-from worker.store import best_by_value, mark_best
 
 SPEC = {"module": {"name": "autoencoder"}, "datamodule": {"name": "synthetic"}}
 

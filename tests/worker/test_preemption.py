@@ -1,6 +1,6 @@
 """Preemption, resume and retries in this process (the runner on a real PostgreSQL).
 
-`preemption.request()` is what the worker's SIGTERM handler calls; the job checkpoints at the next
+`Preemption.request()` is what the worker's SIGTERM handler calls; the job checkpoints at the next
 batch end, leaves at the next batch start and goes back to the queue, and the next run_job resumes
 it from that checkpoint. (tests/faults/ does the same with real signals and worker processes.)
 """
@@ -25,7 +25,7 @@ from tests.recovery_doubles import COMPONENT_MODULE as RECOVERY_DOUBLES
 from tests.service_doubles import COMPONENT_MODULE, tiny_spec
 from tests.worker.conftest import insert_job, worker_settings
 from tests.worker.test_runner import wait_for_step
-from worker import preemption
+from worker.preemption import Preemption
 from worker.runner import run_job
 
 
@@ -36,11 +36,11 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture(autouse=True)
-def no_leftover_request() -> Iterator[None]:
-    preemption.reset()
-    yield
-    preemption.reset()
+@pytest.fixture
+def preemption() -> Iterator[Preemption]:
+    stop = Preemption()
+    yield stop
+    stop.reset()  # cancels a grace timer, should a test have started one
 
 
 def deterministic_spec(**extra: Any) -> dict[str, Any]:
@@ -53,14 +53,17 @@ def run_until_preempted(settings: Settings, job_id: str, at_step: int) -> tuple[
     """Run the job in a thread, preempt it once it reached `at_step`; (result, ids re-sent)."""
     sent: list[str] = []
     result: dict[str, str] = {}
+    preemption = Preemption()
     thread = threading.Thread(
-        target=lambda: result.update(out=run_job(job_id, settings, send=sent.append))
+        target=lambda: result.update(
+            out=run_job(job_id, settings, send=sent.append, preemption=preemption)
+        )
     )
     thread.start()
     wait_for_step(settings, job_id, at_step)
     preemption.request()
     thread.join(60)
-    preemption.reset()
+    assert not thread.is_alive(), "the preempted job did not stop"
     return result["out"], sent
 
 
@@ -131,11 +134,13 @@ def test_a_job_preempted_mid_epoch_resumes_from_that_step(settings: Settings) ->
     assert steps == list(range(6 * 4))  # each step once, none missing
 
 
-def test_a_job_preempted_before_its_first_step_leaves_at_once(settings: Settings) -> None:
+def test_a_job_preempted_before_its_first_step_leaves_at_once(
+    settings: Settings, preemption: Preemption
+) -> None:
     job_id = insert_job(settings.database_url, tiny_spec(max_epochs=1))
     preemption.request()
     sent: list[str] = []
-    assert run_job(job_id, settings, send=sent.append) == "skipped"
+    assert run_job(job_id, settings, send=sent.append, preemption=preemption) == "skipped"
     assert sent == [job_id]  # the message goes back to the broker for the next worker
     assert job_row(settings, job_id).status == "queued"
 

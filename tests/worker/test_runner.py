@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from api.artifacts import get_artifact_store
 from api.db.jobs import transition_job
+from api.db.metrics import insert_metrics
 from api.db.models import Checkpoint, Job, JobEvent, JobTransition, Metric
 from api.db.session import session_scope
 from api.settings import Settings
 from tests.service_doubles import TinyRegressor, tiny_spec
 from tests.worker.conftest import insert_job, worker_settings
 from worker.runner import run_job
-from worker.store import insert_metrics
 
 
 def load(settings: Settings, job_id: str) -> dict[str, Any]:
