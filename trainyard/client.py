@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from httpx_sse import ServerSentEvent, connect_sse
 from pydantic import BaseModel
 
 from trainyard.download import Downloaded, Progress, download
@@ -33,7 +34,6 @@ from trainyard.schemas.logs import LogLine, LogList
 from trainyard.schemas.metric_history import MetricHistory
 from trainyard.schemas.metrics import MetricList
 from trainyard.schemas.predict import PredictResponse
-from trainyard.sse import Parser, parse
 
 Model = TypeVar("Model", bound=BaseModel)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -227,15 +227,16 @@ class Client:
         consecutive failures (default: unlimited) raise. `on_reconnect(error, delay)` is told
         before each retry. A 4xx raises TrainyardError at once.
         """
-        parser = Parser()
+        retry_ms = 1000  # until the server's `retry:` field says otherwise
         failures = 0
         while True:
             error: BaseException | None = None
             try:
-                events = self._event_session(
-                    job_id, last_event_id, types, tail, parser, read_timeout
-                )
-                for event in events:
+                for sse in self._event_session(job_id, last_event_id, types, tail, read_timeout):
+                    retry_ms = sse.retry if sse.retry is not None else retry_ms
+                    if not sse.id or not sse.data:  # a bare `retry:` block carries no event
+                        continue
+                    event = Event(int(sse.id), sse.event, json.loads(sse.data))
                     last_event_id, failures = event.id, 0
                     yield event
                     if event.type == "end":
@@ -249,7 +250,7 @@ class Client:
             failures += 1
             if max_retries is not None and failures > max_retries:
                 raise ConnectionError(f"event stream of job {job_id} lost: {error}") from error
-            delay = min((parser.retry_ms or 1000) / 1000 * 2 ** min(failures - 1, 4), 30.0)
+            delay = min(retry_ms / 1000 * 2 ** min(failures - 1, 4), 30.0)
             if on_reconnect is not None:
                 on_reconnect(error, delay)
             time.sleep(delay)
@@ -260,26 +261,25 @@ class Client:
         last_event_id: int | None,
         types: Sequence[str] | None,
         tail: int | None,
-        parser: Parser,
         read_timeout: float,
-    ) -> Iterator[Event]:
-        """One connection's events; returns when the server closes the stream."""
+    ) -> Iterator[ServerSentEvent]:
+        """One connection's messages (httpx-sse parses the stream); returns when the server
+        closes it."""
         headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
         tail = tail if last_event_id is None else None
         timeout = httpx.Timeout(10.0, read=read_timeout)  # keep-alives come every ~15 s
-        with self.http.stream(
+        with connect_sse(
+            self.http,
             "GET",
             f"/v1/jobs/{job_id}/events",
             params=_params(types=list(types) if types else None, tail=tail),
-            headers={**headers, "Accept": "text/event-stream"},
+            headers=headers,
             timeout=timeout,
-        ) as response:
-            if response.is_error:
-                response.read()
-                raise _error(response)
-            for message in parse(response.iter_lines(), parser):
-                if message.id is not None:
-                    yield Event(int(message.id), message.event, json.loads(message.data))
+        ) as source:
+            if source.response.is_error:
+                source.response.read()
+                raise _error(source.response)
+            yield from source.iter_sse()
 
     # ------------------------------------------------------------ checkpoints
 

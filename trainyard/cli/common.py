@@ -91,6 +91,18 @@ def print_json(value: Any) -> None:
 
 
 def table(rows: list[list[str]], header: list[str]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    """A table on stdout: drawn by rich on a terminal; plain aligned columns for a script."""
+    if not sys.stdout.isatty():
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    drawn = Table(*header, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for row in rows:
+        drawn.add_row(*(Text(str(v)) for v in row))  # Text: a name like "[x]" is not markup
+    Console().print(drawn)

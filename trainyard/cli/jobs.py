@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,22 +227,33 @@ def download(args: argparse.Namespace) -> int:
         partial = part_path(path)
         if partial.exists():
             print(f"resuming {partial} from byte {partial.stat().st_size} of {row.size}")
-        result = client.download_checkpoint(
-            args.job_id, path, checkpoint=row.id, on_progress=_download_progress()
-        )
+        with _download_progress() as on_progress:
+            result = client.download_checkpoint(
+                args.job_id, path, checkpoint=row.id, on_progress=on_progress
+            )
     print(f"saved {result.path} ({result.size} bytes, sha256 {result.sha256} verified)")
     return 0
 
 
-def _download_progress() -> Callable[[int, int], None] | None:
+@contextmanager
+def _download_progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; nothing for a script."""
     if not sys.stderr.isatty():
-        return None
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\r{done / max(total, 1):4.0%} {done}/{total} bytes", end=end, file=sys.stderr)
-
-    return show
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("download", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @reports_errors
