@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from tests.trainer_core.helpers import (
+from tests.trainer_core.doubles import (
     RandomDataset,
     make_boring_model,
     make_recorder_callback,

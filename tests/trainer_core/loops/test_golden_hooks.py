@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from tests.trainer_core.harness import assert_same_order
-from tests.trainer_core.helpers import (
+from tests.trainer_core.doubles import (
     make_boring_datamodule,
     make_boring_model,
     make_recorder_callback,

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from tests.trainer_core.helpers import make_tiny_module, tiny_loader
+from tests.trainer_core.doubles import make_tiny_module, tiny_loader
 
 
 def _sub(L: ModuleType, name: str) -> ModuleType:

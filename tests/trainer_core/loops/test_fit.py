@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import trainer_core as L
-from tests.trainer_core.helpers import make_tiny_module, quiet_kwargs, tiny_loader
+from tests.trainer_core.doubles import make_tiny_module, quiet_kwargs, tiny_loader
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 TinyModule = make_tiny_module(L)

@@ -13,7 +13,7 @@ import yaml
 from torch.utils.data import DataLoader
 
 import trainer_core as L
-from tests.trainer_core.helpers import make_tiny_module, quiet_kwargs, tiny_loader
+from tests.trainer_core.doubles import make_tiny_module, quiet_kwargs, tiny_loader
 from trainer_core.callbacks import EarlyStopping
 from trainer_core.callbacks.early_stopping import EarlyStoppingReason
 from trainer_core.loggers import CSVLogger, TensorBoardLogger
