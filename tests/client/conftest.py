@@ -1,6 +1,6 @@
 """CLI tests: the real `trainyard` command, as a subprocess, against a real server.
 
-- `cli_stack` (package): the embedded default (`make run`'s SQLite + filesystem broker) with a
+- `client_stack` (package): the embedded default (`make run`'s SQLite + filesystem broker) with a
   real uvicorn API and a real Celery worker (tests/e2e's `start_stack`).
 - `cli`: `cli(*args, token=..., timeout=...)` runs `python -m trainyard ARGS` with TRAINYARD_URL
   and TRAINYARD_TOKEN set for a fresh project of the stack; returns the CompletedProcess.
@@ -28,7 +28,7 @@ from tests.helpers_services import REPO_ROOT
 
 
 @pytest.fixture(scope="package")
-def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def client_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("client_stack")
     url = f"sqlite:///{root / 'trainyard.sqlite'}"
     migrate.upgrade(url)
@@ -67,9 +67,9 @@ class Cli:
 
 
 @pytest.fixture(scope="package")
-def module_cli(cli_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    token = issue_token(cli_stack.settings.database_url, f"cli-{uuid.uuid4().hex[:8]}")
-    return Cli(cli_stack.url, token.token, tmp_path_factory.mktemp("cli_cwd"))
+def module_cli(client_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    token = issue_token(client_stack.settings.database_url, f"cli-{uuid.uuid4().hex[:8]}")
+    return Cli(client_stack.url, token.token, tmp_path_factory.mktemp("cli_cwd"))
 
 
 @pytest.fixture
@@ -83,9 +83,9 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="package")
-def submitted(module_cli: Cli, cli_stack: Stack) -> dict[str, Any]:
+def submitted(module_cli: Cli, client_stack: Stack) -> dict[str, Any]:
     """examples/autoencoder.yaml through `trainyard submit --watch` (the issue's promise)."""
     result = module_cli("submit", str(REPO_ROOT / "examples" / "autoencoder.yaml"), "--watch")
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{cli_stack.logs()}"
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{client_stack.logs()}"
     job_id = result.stdout.split("submitted job ", 1)[1].split()[0]
     return {"id": job_id, "stdout": result.stdout}

@@ -11,9 +11,9 @@ from tests.e2e.conftest import Stack
 
 
 def test_an_admin_creates_a_project_and_a_token_that_works_then_revokes_it(
-    cli: Cli, cli_stack: Stack
+    cli: Cli, client_stack: Stack
 ) -> None:
-    admin = issue_token(cli_stack.settings.database_url, "ops", is_admin=True).token
+    admin = issue_token(client_stack.settings.database_url, "ops", is_admin=True).token
     project = f"team-{uuid.uuid4().hex[:6]}"
 
     ok(cli("admin", "project-create", project, token=admin))

@@ -42,14 +42,14 @@ def test_metric_history_csv_export_and_dry_run(
         assert (caught.value.status, caught.value.error_code) == (422, "unknown_component")
 
 
-def test_admin_endpoints(cli_stack: Stack) -> None:
-    admin = issue_token(cli_stack.settings.database_url, "cli-admin", is_admin=True)
-    with Client(cli_stack.url, admin.token) as client:
+def test_admin_endpoints(client_stack: Stack) -> None:
+    admin = issue_token(client_stack.settings.database_url, "cli-admin", is_admin=True)
+    with Client(client_stack.url, admin.token) as client:
         project = client.create_project("client-made")
         assert project.name in {p.name for p in client.projects()}
         issued = client.create_token("client-made", name="bot")
         assert issued.token.startswith("ty_")
-        with Client(cli_stack.url, issued.token) as bot:
+        with Client(client_stack.url, issued.token) as bot:
             assert bot.jobs().items == []  # a new project sees no jobs
             client.revoke_token(issued.id)
             with pytest.raises(TrainyardError) as caught:
