@@ -236,6 +236,11 @@ def _on_shutdown_signal(callback: Callable[[], None]) -> None:
     """Run `callback` on SIGTERM/SIGINT, then the handler that was there (uvicorn's).
 
     uvicorn waits for open responses before it stops, and an event stream never ends by itself.
+    sse-starlette has its own shutdown watcher, but it polls every 0.5 s and then cancels the
+    streams. Measured (3 open streams, SIGTERM to a `uvicorn.run` server): with only the library's
+    watcher each client saw "incomplete chunked read" after 0.49 s and uvicorn logged "ASGI
+    callable returned without completing response" per stream; with this handler every stream
+    ended cleanly and the process exited 0.22 s after the signal. So ours stays.
     """
     if threading.current_thread() is not threading.main_thread():
         return

@@ -27,9 +27,14 @@ def read_stream(
     *,
     params: dict[str, Any] | None = None,
     until: Callable[[Received], bool] = lambda r: False,
+    on_read: Callable[[Received], None] = lambda r: None,
     timeout: float = 30.0,
 ) -> Received:
-    """Read events until the server closes the stream or `until(received)` (then disconnect)."""
+    """Read events until the server closes the stream or `until(received)` (then disconnect).
+
+    `on_read(received)` runs after each event or comment, before `until`: a test's way to tell
+    other threads how far this client got (it must not block for long).
+    """
     got = Received()
     fields: dict[str, str] = {}
     with httpx.stream("GET", url, headers=headers, params=params, timeout=timeout) as response:
@@ -38,6 +43,7 @@ def read_stream(
         for line in response.iter_lines():
             if line.startswith(":"):
                 got.comments.append(line[1:].strip())
+                on_read(got)
                 if until(got):
                     return got
             elif line:
@@ -46,6 +52,7 @@ def read_stream(
             elif "data" in fields:
                 got.events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
                 fields = {}
+                on_read(got)
                 if until(got):
                     return got  # leaving the block disconnects mid-stream
             else:

@@ -27,15 +27,9 @@ def strict_server(settings: Settings) -> Iterator[LiveServer]:
         yield live
 
 
-def once(condition: Callable[[Received], bool], reached: threading.Event) -> Callable[..., bool]:
-    """An `until` for read_stream that notes `condition` and keeps reading."""
-
-    def until(received: Received) -> bool:
-        if condition(received):
-            reached.set()
-        return False
-
-    return until
+def note(condition: Callable[[Received], bool], reached: threading.Event) -> Callable[..., None]:
+    """An `on_read` for read_stream that sets `reached` once `condition` holds."""
+    return lambda received: reached.set() if condition(received) else None
 
 
 def keep_writing(writer: JobWriter, stop: threading.Event) -> None:
@@ -58,8 +52,6 @@ def test_close_streams_ends_every_open_stream_and_the_server_stops(
     busy, long_history = job_writer(), job_writer()
     long_history.metrics(0, 1200)  # more than two pages to catch up on
     stop = threading.Event()
-    trainer = threading.Thread(target=keep_writing, args=(busy, stop))
-    trainer.start()
     opened: list[threading.Event] = []
 
     def open_stream(
@@ -67,10 +59,11 @@ def test_close_streams_ends_every_open_stream_and_the_server_stops(
     ) -> Future[Received]:
         opened.append(threading.Event())
         url = f"{strict_server.url}/v1/jobs/{writer.job_id}/events"
-        until = once(condition, opened[-1])
-        return pool.submit(read_stream, url, project_token.headers, params=params, until=until)
+        on_read = note(condition, opened[-1])
+        return pool.submit(read_stream, url, project_token.headers, params=params, on_read=on_read)
 
-    with ThreadPoolExecutor(4) as pool:
+    with ThreadPoolExecutor(5) as pool:
+        trainer = pool.submit(keep_writing, busy, stop)
         streams = [
             (open_stream(busy, lambda r: True), busy),  # following a job that keeps logging
             (open_stream(busy, lambda r: bool(r.comments), types="log"), busy),  # keep-alives only
@@ -84,7 +77,7 @@ def test_close_streams_ends_every_open_stream_and_the_server_stops(
                 assert_ended_without_gap(result, writer)
         finally:
             stop.set()
-            trainer.join()
+        trainer.result(timeout=ENDS_WITHIN_S)  # it stopped, and without an error
     strict_server.__exit__()  # asserts that uvicorn stopped: no response was left open
 
 

@@ -14,6 +14,8 @@ from tests.conftest import ProjectToken
 from tests.events.conftest import JobWriter, LiveServer
 from tests.events.sse import Received, read_stream
 
+WAIT_S = 30.0  # how long one client or writer may wait for another before the test fails
+
 
 def events_url(server: LiveServer, job_id: str) -> str:
     return f"{server.url}/v1/jobs/{job_id}/events"
@@ -24,29 +26,41 @@ def test_reconnect_with_last_event_id_resumes_without_gap_or_duplicate(
 ) -> None:
     writer = job_writer()
     writer.metrics(0, 40)  # history before anyone connects
-    first_gone = threading.Event()
+    history = len(writer.stored())
+    first_caught_up, first_gone, second_caught_up = (threading.Event() for _ in range(3))
 
     def train() -> None:
-        for start in range(40, 200, 10):  # live events while the first client listens...
-            writer.metrics(start, 10)
-            time.sleep(0.02)
-        first_gone.wait(30)
-        for start in range(200, 260, 10):  # ...and while nobody does
-            writer.metrics(start, 10)
-        time.sleep(0.3)
+        assert first_caught_up.wait(WAIT_S), "the first client never read the history"
+        writer.metrics(40, 160)  # live events while the first client listens...
+        assert first_gone.wait(WAIT_S)
+        writer.metrics(200, 60)  # ...and while nobody does
+        assert second_caught_up.wait(WAIT_S), "the second client never caught up"
         writer.metrics(260, 20)  # and after the second client is back
         writer.finish()
 
-    trainer = threading.Thread(target=train)
-    trainer.start()
+    def note(reached: threading.Event, seq: int) -> Callable[[Received], None]:
+        return lambda r: reached.set() if r.events and r.ids[-1] >= seq else None
+
     url = events_url(server, writer.job_id)
-    first = read_stream(url, project_token.headers, until=lambda r: len(r.events) >= 120)
-    first_gone.set()
-    assert not first.closed_by_server
-    second = read_stream(url, {**project_token.headers, "Last-Event-ID": str(first.ids[-1])})
-    trainer.join()
+    with ThreadPoolExecutor(1) as pool:
+        trainer = pool.submit(train)
+        first = read_stream(
+            url,
+            project_token.headers,
+            on_read=note(first_caught_up, history),
+            until=lambda r: len(r.events) >= 120,
+        )
+        first_gone.set()
+        last_offline = history + 160 + 60  # the id of the last event written while away
+        second = read_stream(
+            url,
+            {**project_token.headers, "Last-Event-ID": str(first.ids[-1])},
+            on_read=note(second_caught_up, last_offline),
+        )
+        trainer.result(timeout=WAIT_S)  # re-raises the trainer's failure, if any
 
     stored = writer.stored()
+    assert not first.closed_by_server and len(first.events) == 120 > history  # some were live
     assert second.closed_by_server and second.events[-1][1] == "end"
     assert first.events + second.events == stored  # in order, nothing missing, nothing twice
     assert [t for _, t, _ in stored].count("metric") == 280
@@ -78,25 +92,28 @@ def test_many_clients_each_receive_every_event(
 ) -> None:
     writer = job_writer()
     clients = 25
-    connected = threading.Barrier(clients + 1, timeout=30)
+    caught_up = [threading.Event() for _ in range(clients)]
 
-    def listen(_: int) -> Received:
+    def listen(i: int) -> Received:
         return read_stream(
             events_url(server, writer.job_id),
             project_token.headers,
-            until=lambda r: (len(r.events) == 2 and connected.wait() and False) or False,
+            on_read=lambda r: caught_up[i].set() if len(r.events) == 2 else None,
         )
 
     with ThreadPoolExecutor(clients) as pool:
         futures = [pool.submit(listen, i) for i in range(clients)]
-        connected.wait()  # every client has the history (queued, running) and is live
-        for start in range(0, 300, 30):
+        for reached in caught_up:  # every client has the history (queued, running)
+            assert reached.wait(WAIT_S), "a client never received the history"
+        for start in range(0, 300, 30):  # so everything from here on reaches them live
             writer.metrics(start, 30)
-            time.sleep(0.05)
         writer.finish()
         results = [f.result(timeout=60) for f in futures]
     stored = writer.stored()
-    assert all(r.closed_by_server and r.events == stored for r in results)
+    assert len(stored) == 2 + 300 + 2  # queued, running, the metrics, succeeded, end
+    for received in results:
+        assert received.closed_by_server
+        assert received.events == stored
 
 
 def test_idle_stream_sends_keep_alive_comments(

@@ -90,10 +90,16 @@ class FaultStack:
         pid = int(str(job["attempts"][-1]["worker_id"]).rpartition(":")[2])
         return next(w for w in self.workers if w.pid == pid)
 
-    def restart_api(self) -> None:
+    def restart_api(self) -> int | None:
+        """Stop the API (SIGTERM) and start a new one on the same port; the old one's exit code.
+
+        uvicorn re-raises the SIGTERM once it has shut down, so a clean stop is -SIGTERM; a
+        -SIGKILL means it did not stop within the timeout and was killed.
+        """
         port = int(self.api.url.rpartition(":")[2])
-        self.api.terminate(timeout=10)
+        returncode = self.api.terminate(timeout=10)
         self.api = launch_api(self.env, self.log_dir, port=port)
+        return returncode
 
     def logs(self) -> str:
         parts = [f"--- api ---\n{self.api.log_text()[-3000:]}"]

@@ -3,6 +3,7 @@ Last-Event-ID and miss nothing, and see nothing twice."""
 
 from __future__ import annotations
 
+import signal
 import threading
 from typing import Any
 
@@ -38,10 +39,11 @@ def test_sse_clients_reconnect_across_an_api_restart_and_miss_nothing(
     wait_job(client, job["id"], stack, until=lambda j: (j["progress"].get("step") or 0) >= 2)
     seen_before = [len(s) for s in streams]
 
-    stack.restart_api()
+    assert stack.restart_api() == -signal.SIGTERM  # it stopped by itself, not by SIGKILL
 
     for t in threads:
         t.join(120)
+        assert not t.is_alive(), f"a client still follows the job\n{stack.logs()}"
     assert not errors, errors
     done = wait_job(client, job["id"], stack)
     assert done["status"] == "succeeded"

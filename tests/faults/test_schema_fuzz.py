@@ -85,7 +85,11 @@ def fuzz_operation(operation: Any, target: Target) -> list[str]:
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
             derandomize=True,  # the same requests on every run
-            suppress_health_check=list(hypothesis.HealthCheck),
+            # Every health check stays on. Measured: a run with none suppressed raised none.
+            # The data checks (filter_too_much, data_too_large, large_base_example) see the
+            # same derandomized examples on every run, so they cannot start firing by chance;
+            # too_slow allows 30 s of generation per operation when there is no deadline.
+            suppress_health_check=(),
             database=None,
             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],  # no shrinking
         )

@@ -6,10 +6,10 @@ Real API, real Celery workers on Redis + PostgreSQL. The API's recovery loop is 
 from __future__ import annotations
 
 import signal
-import time
 from typing import Any
 
 from tests.faults.conftest import FaultStack, metric_steps, submit, wait_job
+from tests.helpers_services import wait_until
 from tests.service_doubles import tiny_spec
 
 EPOCHS, BATCHES = 6, 4  # 64 samples in batches of 16
@@ -92,7 +92,9 @@ def test_a_second_sigterm_stops_at_once_and_the_job_still_finishes(
     victim = stack.worker_running(job)
 
     victim.popen.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    # The second signal must find the first one handled (a warm shutdown under way), or the
+    # two could be taken for one.
+    wait_until(lambda: "preemption requested" in victim.log_text(), 30, "the first SIGTERM", victim)
     victim.popen.send_signal(signal.SIGTERM)
     assert victim.popen.wait(10) == 75  # the hard stop's exit status
 
