@@ -68,15 +68,15 @@ def outside_env(**extra: str) -> dict[str, str]:
 
 
 def run_in(
-    venv: Path, program: str, *args: str, cwd: Path, timeout: float = 120, **env: str
+    venv: Path, program: str, *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(venv / "bin" / program), *args],
         cwd=cwd,
-        env=outside_env(**env),
+        env=outside_env(**(env or {})),
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=120,
     )
 
 
@@ -118,7 +118,7 @@ def test_the_cli_submits_watches_and_downloads(
     client_venv: Path, user: dict[str, str], tmp_path: Path
 ) -> None:
     def trainyard(*args: str) -> str:
-        return ok(run_in(client_venv, "trainyard", *args, cwd=tmp_path, **user))
+        return ok(run_in(client_venv, "trainyard", *args, cwd=tmp_path, env=user))
 
     watched = trainyard("submit", str(SPEC), "--watch")
     job_id = watched.split("submitted job ", 1)[1].split()[0]
