@@ -18,6 +18,8 @@ from api.db.tokens import authenticate
 from api.errors import AppError, ErrorCode
 from api.ratelimit import RateLimiter
 from api.services.events import EventHub, event_hub
+from api.services.predict import ModelCache
+from api.services.recovery import Dispatcher
 from api.settings import Settings
 from catalog.registry import Registry, get_registry
 
@@ -91,12 +93,26 @@ def get_admin(principal: AuthDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
-def get_registry_dep(request: Request) -> Registry:
+def get_registry_dep(settings: SettingsDep) -> Registry:
     # The first call imports the built-ins (and torch); api.main itself stays light.
-    return get_registry(request.app.state.settings)
+    return get_registry(settings)
 
 
 RegistryDep = Annotated[Registry, Depends(get_registry_dep)]
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher  # type: ignore[no-any-return]
+
+
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+def get_model_cache(request: Request) -> ModelCache:
+    return request.app.state.model_cache  # type: ignore[no-any-return]
+
+
+ModelCacheDep = Annotated[ModelCache, Depends(get_model_cache)]
 
 
 def get_store(settings: SettingsDep) -> ArtifactStore:

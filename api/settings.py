@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     queue_name: str = Field(
         "trainyard", description="Celery queue the API sends jobs to and workers consume."
     )
+    broker_transport_options: dict[str, float | int | str | bool] = Field(
+        default_factory=dict,
+        description="Extra kombu transport options (JSON), e.g. Redis's visibility_timeout. "
+        "A worker acknowledges a job's message when it starts it, so this timeout never "
+        "re-delivers a running job.",
+    )
     redis_url: str | None = Field(
         None, description="Redis for event notifications; polling is used when unset."
     )

@@ -17,10 +17,14 @@ from api.settings import Settings, get_settings
 TASK_NAME = "trainyard.run_job"
 
 
+def is_redis(settings: Settings) -> bool:
+    return settings.broker_url.startswith(("redis://", "rediss://"))
+
+
 def broker_options(settings: Settings) -> dict[str, Any]:
-    """Transport options; the filesystem broker needs its folders (see FACTS.md)."""
+    """Transport options: the settings' own, and the filesystem broker's folders (FACTS.md)."""
     if not settings.broker_url.startswith("filesystem://"):
-        return {}
+        return dict(settings.broker_transport_options)
     folder = Path(settings.broker_folder).resolve()
     for sub in ("queue", "processed"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -31,6 +35,7 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         "data_folder_processed": str(folder / "processed"),
         "store_processed": False,
         "polling_interval": 0.1,
+        **settings.broker_transport_options,
     }
 
 
@@ -42,12 +47,17 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=settings.queue_name,
         task_serializer="json",
         accept_content=["json"],
-        # A job is acknowledged only when it ends, and a worker takes one job at a time, so a
-        # worker that dies mid-job leaves its message to be delivered again (the claim's row
-        # lock makes that redelivery harmless).
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # The job row is the truth, so the message is acknowledged when the worker starts the
+        # task, just before the claim (worker.tasks.AckedAtStart): an unacknowledged message
+        # would come back after Redis's visibility timeout (an hour) and reach a second worker
+        # while the first still trains. A worker that dies is recovered from the row: the
+        # reaper requeues a running job whose heartbeat stopped, the reconciler re-sends a
+        # queued job the broker no longer holds.
+        task_acks_late=False,
         worker_prefetch_multiplier=1,
+        # Early acknowledgement frees the prefetch slot while the job runs; a busy worker must
+        # not reserve the next job (it would wait behind this one, invisible to idle workers).
+        worker_disable_prefetch=is_redis(settings),
         task_ignore_result=True,
         worker_send_task_events=False,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from celery import Celery
 
 from api.settings import Settings
-from worker.celery_app import TASK_NAME, make_celery
+from worker.celery_app import TASK_NAME, is_redis, make_celery
 
 _apps: dict[tuple[str, str], Celery] = {}
 _apps_lock = threading.Lock()
@@ -34,7 +34,7 @@ def broker_holds(job_ids: list[str], settings: Settings) -> set[str] | None:
     None when this broker cannot be asked; the reconciler then re-sends on age alone (a
     duplicate message is harmless: the claim's row lock lets one run and skips the other).
     """
-    if settings.broker_url.startswith(("redis://", "rediss://")):
+    if is_redis(settings):
         blob = _redis_messages(settings)
     elif settings.broker_url.startswith("filesystem://"):
         queue = Path(settings.broker_folder).resolve() / "queue"
@@ -55,7 +55,7 @@ def _redis_messages(settings: Settings) -> bytes:
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
     try:
         raw = [m for key in lists for m in client.lrange(key, 0, -1)]
-        raw += client.hvals("unacked")
+        raw += client.hvals(str(settings.broker_transport_options.get("unacked_key", "unacked")))
     finally:
         client.close()
     return b"\n".join(m if isinstance(m, bytes) else m.encode() for m in raw)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from api.db import jobs as job_queries
 from api.db.models import JobStatus
-from api.deps import AuthDep, RateLimiterDep, RegistryDep, SessionDep, SettingsDep, require_job
+from api.deps import (
+    AuthDep,
+    DispatcherDep,
+    RateLimiterDep,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+    require_job,
+)
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, page
 from api.services import jobs as job_service
@@ -34,13 +42,13 @@ STATUS_VALUES = tuple(s.value for s in JobStatus)
 )
 def create_job(
     body: JobCreate,
-    request: Request,
     response: Response,
     session: SessionDep,
     principal: AuthDep,
     settings: SettingsDep,
     registry: RegistryDep,
     limiter: RateLimiterDep,
+    dispatcher: DispatcherDep,
     dry_run: Annotated[
         bool, Query(description="Validate and return the resolved spec; store nothing.")
     ] = False,
@@ -70,7 +78,7 @@ def create_job(
         before_insert=lambda: limiter.check(principal.token_id),
     )
     if created:
-        job_service.dispatch(session, job, request.app.state.dispatcher)
+        job_service.dispatch(session, job, dispatcher)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/jobs/{job.id}"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from api.db.checkpoints import best_checkpoint, get_checkpoint, latest_checkpoint
 from api.db.models import Checkpoint, Job
-from api.deps import AuthDep, RegistryDep, SessionDep, SettingsDep, StoreDep, require_job
+from api.deps import (
+    AuthDep,
+    ModelCacheDep,
+    RegistryDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    require_job,
+)
 from api.errors import AppError, ErrorCode
 from api.services.predict import load_model, run_predict
 from catalog.registry import UnknownComponentError
@@ -25,12 +33,12 @@ router = APIRouter(prefix="/v1/jobs", tags=["predict"])
 def predict(
     job_id: str,
     body: PredictRequest,
-    request: Request,
     session: SessionDep,
     principal: AuthDep,
     settings: SettingsDep,
     registry: RegistryDep,
     store: StoreDep,
+    models: ModelCacheDep,
 ) -> PredictResponse:
     """Load the job's best, last or named checkpoint through the module's
     `load_from_checkpoint` (cached between calls), stack `inputs` into one float32 batch and
@@ -43,7 +51,7 @@ def predict(
         )
     checkpoint = _choose_checkpoint(session, job, body.checkpoint, principal.project_id)
     module_cls = _module_class(registry, job)
-    model = request.app.state.model_cache.get(
+    model = models.get(
         (checkpoint.id, checkpoint.sha256), lambda: load_model(module_cls, store, checkpoint)
     )
     outputs = run_predict(model, body.inputs)
