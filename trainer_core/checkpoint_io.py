@@ -155,7 +155,7 @@ def resolve_ckpt_path(trainer: Trainer, fn: TrainerFn, ckpt_path: Any, model_pro
             )
         return callback.best_model_path
     if ckpt_path == "last":
-        candidates = [cb.last_model_path for cb in trainer.checkpoint_callbacks]
+        candidates = [getattr(cb, "last_model_path", "") for cb in trainer.checkpoint_callbacks]
         candidates = [p for p in candidates if p and os.path.isfile(p)]
         if not candidates:
             warnings.warn(

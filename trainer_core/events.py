@@ -99,9 +99,11 @@ _S, _E, _P = LogPolicy.STEP, LogPolicy.EVAL_STEP, LogPolicy.EPOCH
 
 
 class Event(_Hook):
-    """Callback hook points, in call order (callbacks first, then the module)."""
+    """Callback hook points, in the order of their first call in a run (a test records it)."""
 
     SETUP = "setup"
+    ON_LOAD_CHECKPOINT = "on_load_checkpoint"  # resuming: right after setup
+    LOAD_STATE_DICT = "load_state_dict"
     ON_FIT_START = "on_fit_start"
     ON_SANITY_CHECK_START = "on_sanity_check_start"
     ON_VALIDATION_START = "on_validation_start", _P
@@ -122,8 +124,6 @@ class Event(_Hook):
     ON_TRAIN_EPOCH_END = "on_train_epoch_end", _P
     STATE_DICT = "state_dict"
     ON_SAVE_CHECKPOINT = "on_save_checkpoint"
-    ON_LOAD_CHECKPOINT = "on_load_checkpoint"
-    LOAD_STATE_DICT = "load_state_dict"
     ON_TRAIN_END = "on_train_end"
     ON_FIT_END = "on_fit_end"
     ON_TEST_START = "on_test_start", _P

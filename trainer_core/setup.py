@@ -187,7 +187,7 @@ def build_callbacks(
         if isinstance(callbacks, (list, tuple))
         else ([callbacks] if callbacks is not None else [])
     )
-    has_checkpoint = any(isinstance(cb, ModelCheckpoint) for cb in user)
+    has_checkpoint = any(isinstance(cb, Checkpoint) for cb in user)  # a user's own counts too
     if has_checkpoint and not enable_checkpointing:
         raise MisconfigurationException(
             "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` "

@@ -11,7 +11,7 @@ from trainer_core import checkpoint_io
 from trainer_core.accelerator import select_accelerator, select_device
 from trainer_core.callbacks.base import Callback
 from trainer_core.callbacks.early_stopping import EarlyStopping
-from trainer_core.callbacks.model_checkpoint import ModelCheckpoint
+from trainer_core.callbacks.model_checkpoint import Checkpoint
 from trainer_core.callbacks.progress import ProgressBar
 from trainer_core.data_sources import DataSources
 from trainer_core.datamodule import LightningDataModule
@@ -253,7 +253,7 @@ class Trainer(HookDispatch):
 
     @property
     def checkpoint_callbacks(self) -> list[Any]:
-        return [cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)]
+        return [cb for cb in self.callbacks if isinstance(cb, Checkpoint)]
 
     @property
     def checkpoint_callback(self) -> Any:

@@ -11,7 +11,7 @@ import torch
 
 import trainer_core as L
 from tests.trainer_core.doubles import make_tiny_module, quiet_kwargs, tiny_loader
-from trainer_core.callbacks import ModelCheckpoint
+from trainer_core.callbacks import EarlyStopping, ModelCheckpoint
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 TinyModule = make_tiny_module(L)
@@ -65,10 +65,14 @@ def test_default_checkpoint_path_keys_and_replacement(tmp_path: Path) -> None:
 
 
 def test_weights_only_checkpoints_are_loadable_safely(tmp_path: Path) -> None:
-    trainer = L.Trainer(**quiet_kwargs(tmp_path, max_epochs=1))
-    trainer.fit(TinyModule(), tiny_loader())
-    # Plain values only: the file opens with torch's safe loader.
-    torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)
+    stopper = EarlyStopping("val_loss", patience=1)
+    trainer = L.Trainer(**quiet_kwargs(tmp_path, max_epochs=2, callbacks=[stopper]))
+    trainer.fit(TinyModule(), tiny_loader(), tiny_loader(8))
+    # Plain values only, callback state included: the file opens with torch's safe loader.
+    ckpt = torch.load(trainer.checkpoint_callback.best_model_path, weights_only=True)
+    assert set(ckpt["callbacks"]) == {stopper.state_key, trainer.checkpoint_callback.state_key}
+    assert ckpt["callbacks"][stopper.state_key]["stopping_reason"] == 0
+    assert ckpt["loops"]["fit_loop"]["state_dict"]["trainer_core_rng"]["torch"].dtype == torch.uint8
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
+from typing import Any
 
 import trainer_core
+import trainer_core as L
+from tests.trainer_core.doubles import make_boring_model, make_recorder_callback
 from trainer_core import events
 from trainer_core.callbacks import Callback
 from trainer_core.events import Event, LogPolicy, ModuleHook, log_policy
@@ -24,10 +29,80 @@ def test_callback_methods_are_exactly_the_events() -> None:
     assert _public_methods(Callback) == {e.value for e in Event}
 
 
+def _mentioned(name: str, doc: str) -> bool:
+    """``name`` as a whole word: ``zero_grad`` inside ``optimizer_zero_grad`` does not count."""
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", doc) is not None
+
+
+def test_whole_word_check_is_not_fooled_by_longer_names() -> None:
+    doc = "optimizer_zero_grad; on_before_backward; load_state_dict; lr_scheduler_step"
+    for name in ("zero_grad", "backward", "state_dict", "optimizer_step", "step"):
+        assert not _mentioned(name, doc), name
+    assert _mentioned("zero_grad", "CB.on_fit_start; zero_grad")
+    assert _mentioned("state_dict", "CB.state_dict;")
+
+
 def test_loop_pseudocode_mentions_every_hook_point() -> None:
     doc = inspect.getdoc(events) or ""
-    missing = [h.value for h in [*Event, *ModuleHook] if h.value not in doc]
+    missing = [h.value for h in [*Event, *ModuleHook] if not _mentioned(h.value, doc)]
     assert not missing, f"events.py's loop pseudocode lost: {missing}"
+
+
+def _first_calls(log: list[str]) -> list[str]:
+    """Callback hook names (``CB.setup(fit)`` -> ``setup``) in the order of their first call."""
+    names = [entry.removeprefix("CB.").split("(")[0] for entry in log]
+    return list(dict.fromkeys(names))
+
+
+def _recorded_runs(tmp_path: Path) -> list[list[str]]:
+    """The first-call order of callback hooks in: a fit (sanity check, checkpoint at epoch end),
+    a resumed fit, a test, a predict and a fit whose training_step raises."""
+    model_cls = make_boring_model(L)
+    runs: list[list[str]] = []
+
+    def record(run: Any) -> None:
+        log: list[str] = []
+        callback = make_recorder_callback(L, log, state={"seen": 1})
+        try:
+            run(L.Trainer(callbacks=[callback], **_quiet(tmp_path)))
+        except RuntimeError:
+            pass
+        runs.append(_first_calls(log))
+
+    model = model_cls()
+    record(lambda t: t.fit(model))
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+    # Resuming a finished run: the restore hooks come right after setup, then the run ends.
+    record(lambda t: t.fit(model_cls(), ckpt_path=ckpt))
+    record(lambda t: t.test(model))
+    record(lambda t: t.predict(model))
+
+    class Failing(model_cls):  # type: ignore[misc, valid-type]
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            raise RuntimeError("boom")
+
+    record(lambda t: t.fit(Failing()))
+    return runs
+
+
+def _quiet(root: Path) -> dict[str, Any]:
+    return dict(
+        default_root_dir=root, max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+        enable_progress_bar=False, enable_model_summary=False, logger=False,
+    )  # fmt: skip
+
+
+def test_event_list_is_the_order_the_trainer_reaches_the_hooks(tmp_path: Path) -> None:
+    runs = _recorded_runs(tmp_path)
+    order = [e.value for e in Event]
+    for seen in runs:
+        assert seen == [name for name in order if name in seen], seen
+    reached = {name for seen in runs for name in seen}
+    assert reached == set(order), f"never reached: {set(order) - reached}"
+    # the runs cover what they claim: a checkpoint in the fit, a restore in the resumed one
+    assert {"state_dict", "on_save_checkpoint"} <= set(runs[0])
+    assert runs[1][:3] == ["setup", "on_load_checkpoint", "load_state_dict"]
+    assert "on_exception" in runs[4]
 
 
 def test_module_implements_every_hook_point() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from argparse import Namespace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,8 +15,6 @@ from torch.utils.data import DataLoader
 
 import trainer_core as L
 from tests.trainer_core.doubles import make_tiny_module, quiet_kwargs, tiny_loader
-from trainer_core.callbacks import EarlyStopping
-from trainer_core.callbacks.early_stopping import EarlyStoppingReason
 from trainer_core.loggers import CSVLogger, TensorBoardLogger
 from trainer_core.utilities.exceptions import MisconfigurationException
 
@@ -210,47 +209,6 @@ def test_default_logger_is_tensorboard_and_log_dir_follows_versions(tmp_path: Pa
     assert L.Trainer(default_root_dir=tmp_path, logger=False).log_dir == str(tmp_path)
 
 
-def test_early_stopping_patience_thresholds_and_state() -> None:
-    def check(values: list[float], **kwargs: Any) -> tuple[int, EarlyStoppingReason]:
-        stopper = EarlyStopping("m", **kwargs)
-        for i, value in enumerate(values):
-            stop, _ = stopper._evaluate_stopping_criteria(torch.tensor(value))
-            if stop:
-                return i, stopper.stopping_reason
-        return -1, stopper.stopping_reason
-
-    assert check([1.0, 1.0, 1.0, 1.0], patience=2) == (2, EarlyStoppingReason.PATIENCE_EXHAUSTED)
-    assert check([1.0, 0.95, 0.9], patience=1, min_delta=0.1)[0] == 1
-    assert check([5.0, 0.5], stopping_threshold=1.0) == (1, EarlyStoppingReason.STOPPING_THRESHOLD)
-    assert check([1.0, 9.0], divergence_threshold=5.0) == (
-        1,
-        EarlyStoppingReason.DIVERGENCE_THRESHOLD,
-    )
-    assert check([float("nan")]) == (0, EarlyStoppingReason.NON_FINITE_METRIC)
-    assert check([1.0, 2.0, 3.0], mode="max", patience=1) == (-1, EarlyStoppingReason.NOT_STOPPED)
-    stopper = EarlyStopping("m", patience=3)
-    stopper._evaluate_stopping_criteria(torch.tensor(1.0))
-    stopper._evaluate_stopping_criteria(torch.tensor(2.0))
-    restored = EarlyStopping("m", patience=3)
-    restored.load_state_dict(stopper.state_dict())
-    assert (restored.wait_count, restored.best_score.item()) == (1, 1.0)
-
-
-def test_early_stopping_in_a_run(tmp_path: Path) -> None:
-    class Flat(TinyModule):
-        def validation_step(self, batch: Any, batch_idx: int) -> None:
-            self.log("flat", 1.0)
-
-    stopper = EarlyStopping("flat", patience=2)
-    trainer = L.Trainer(**quiet_kwargs(tmp_path, max_epochs=10, callbacks=[stopper]))
-    trainer.fit(Flat(), tiny_loader(8), tiny_loader(4))
-    assert (stopper.stopped_epoch, trainer.current_epoch) == (2, 3)
-    with pytest.raises(RuntimeError, match="not available"):
-        L.Trainer(**quiet_kwargs(tmp_path, max_epochs=2, callbacks=[EarlyStopping("nope")])).fit(
-            Flat(), tiny_loader(8), tiny_loader(4)
-        )
-
-
 def test_progress_bar_and_summary_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trainer = L.Trainer(
         default_root_dir=tmp_path, max_epochs=1, logger=False, enable_checkpointing=False
@@ -291,3 +249,35 @@ def test_trainer_argument_errors() -> None:
         L.Trainer(logger=False).fit(torch.nn.Linear(1, 1), tiny_loader())  # type: ignore[arg-type]
     with pytest.raises(MisconfigurationException, match="training_step"):
         L.Trainer(logger=False).fit(L.LightningModule(), tiny_loader())
+
+
+@pytest.mark.parametrize(
+    ("limits", "effective"),
+    [({}, 1000), ({"max_steps": 2}, -1), ({"max_time": {"days": 1}}, -1), ({"max_epochs": 3}, 3)],
+)
+def test_max_epochs_reports_the_effective_limit_like_lightning(
+    any_L: ModuleType, tmp_path: Path, limits: dict[str, Any], effective: int
+) -> None:
+    seen: list[Any] = []
+
+    class StopAtOnce(any_L.Callback):
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            seen.append((trainer.max_epochs, trainer.fit_loop.max_epochs))
+            trainer.should_stop = True
+
+    trainer = any_L.Trainer(
+        callbacks=[StopAtOnce()], default_root_dir=tmp_path, logger=False,
+        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+        **limits,
+    )  # fmt: skip
+    trainer.fit(make_tiny_module(any_L)(), tiny_loader())
+    assert seen == [(effective, effective)]
+    assert trainer.max_epochs == effective
+
+
+def test_max_epochs_is_effective_before_fit_too() -> None:
+    """Lightning reports None here until ``fit`` parses the limits; we report the value it will
+    use (a documented difference: the same number either way once a run starts)."""
+    assert L.Trainer(logger=False).max_epochs == 1000
+    assert L.Trainer(logger=False, max_steps=5).max_epochs == -1
+    assert L.Trainer(logger=False, max_epochs=7).max_epochs == 7

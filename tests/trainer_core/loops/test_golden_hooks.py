@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from tests.trainer_core.harness import assert_same_order
 from tests.trainer_core.doubles import (
     make_boring_datamodule,
     make_boring_model,
@@ -21,6 +20,7 @@ from tests.trainer_core.doubles import (
     record_datamodule_hooks,
     record_module_hooks,
 )
+from tests.trainer_core.harness import assert_same_order
 
 # ---- building blocks, each written out as the spec states it --------------------------------
 
