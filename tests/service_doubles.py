@@ -75,6 +75,18 @@ class TinyRegressor(L.LightningModule):
 register(TinyRegressor, name="tiny_regressor", kind="module")
 
 
+class OomRegressor(TinyRegressor):
+    """TinyRegressor whose training step runs out of (GPU) memory at `fail_at_step`."""
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.global_step == self.hparams.fail_at_step:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().training_step(batch, batch_idx)
+
+
+register(OomRegressor, name="oom_regressor", kind="module")
+
+
 def tiny_spec(
     *,
     module: str = "tiny_regressor",

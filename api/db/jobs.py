@@ -12,6 +12,30 @@ from sqlalchemy.orm import Session
 
 from api.db.models import EventType, Job, JobEvent, JobStatus, JobTransition, utcnow
 
+# Every status change the service makes. A call that asks for another is a bug: it is refused
+# before the row is touched. (A cancelling job never succeeds or goes back to the queue: its
+# cancel wins, see worker/lifecycle.py and api/db/recovery.py.)
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.queued: frozenset({JobStatus.running, JobStatus.cancelled}),
+    JobStatus.running: frozenset(
+        {
+            JobStatus.cancelling,
+            JobStatus.succeeded,
+            JobStatus.failed,
+            JobStatus.cancelled,
+            JobStatus.queued,
+        }
+    ),
+    JobStatus.cancelling: frozenset({JobStatus.cancelled, JobStatus.failed}),
+    JobStatus.succeeded: frozenset(),
+    JobStatus.failed: frozenset(),
+    JobStatus.cancelled: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A status change the service never makes (a terminal job is final, ...)."""
+
 
 class TransitionError(Exception):
     """The job was not in any of the expected from-states."""
@@ -63,8 +87,8 @@ def transition_job(
 ) -> Job:
     """Move a job from one of `from_` to `to` under a row lock, record it, and set `fields`.
 
-    Raises TransitionError when the job is in another state, LookupError when it does not exist.
-    The caller commits.
+    Raises TransitionError when the job is in another state, LookupError when it does not exist,
+    IllegalTransition when its state may never become `to`. The caller commits.
     """
     expected = {JobStatus(s) for s in from_}
     to = JobStatus(to)
@@ -74,6 +98,8 @@ def transition_job(
     previous = JobStatus(job.status)
     if previous not in expected:
         raise TransitionError(job_id, previous, sorted(expected))
+    if to not in ALLOWED_TRANSITIONS[previous]:
+        raise IllegalTransition(f"job {job_id}: {previous} -> {to} is not allowed")
     now = utcnow()
     job.status = to
     job.updated_at = now

@@ -144,3 +144,29 @@ def test_someone_elses_job_or_checkpoint_is_404(
         headers=stranger.headers,
     )
     assert response.status_code == 404 and response.json()["error_code"] == "checkpoint_not_found"
+
+
+def test_predict_last_and_a_resumed_attempt_pick_the_same_row_on_a_tie(
+    client: TestClient, auth, settings: Settings, database_url: str
+) -> None:
+    from api.db.models import Checkpoint, utcnow
+    from api.db.session import session_scope
+    from worker import lifecycle
+
+    job_id = submit(client, auth, module={"name": "autoencoder", "params": PARAMS})["id"]
+    store = get_artifact_store(settings)
+    for seed in (1, 2, 3):  # same step, same time: only the id tells them apart
+        torch.manual_seed(seed)
+        add_checkpoint(database_url, store, job_id, checkpoint_bytes(LitAutoEncoder(**PARAMS)))
+    with session_scope(database_url) as session:
+        now = utcnow()
+        for row in session.query(Checkpoint).filter_by(job_id=job_id):
+            row.created_at = now
+
+    response = client.post(
+        f"/v1/jobs/{job_id}/predict", json={"inputs": INPUTS, "checkpoint": "last"}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    claimed = lifecycle.claim(settings, job_id, "worker-1")
+    assert claimed is not None
+    assert claimed.attempts[-1]["resumed_from"] == response.json()["checkpoint_id"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,19 +20,11 @@ from api.artifacts import get_artifact_store
 from api.db.models import Checkpoint, Job, Metric
 from api.db.session import session_scope
 from api.settings import Settings
-from tests.recovery_doubles import COMPONENT_MODULE as RECOVERY_DOUBLES
-from tests.service_doubles import COMPONENT_MODULE, tiny_spec
-from tests.worker.conftest import insert_job, worker_settings
+from tests.service_doubles import tiny_spec
+from tests.worker.conftest import insert_job
 from tests.worker.test_runner import wait_for_step
 from worker.preemption import Preemption
 from worker.runner import run_job
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return worker_settings(
-        database_url, tmp_path, component_modules=[COMPONENT_MODULE, RECOVERY_DOUBLES]
-    )
 
 
 @pytest.fixture

@@ -1,13 +1,18 @@
-"""After a resume, "best" is decided over every attempt's checkpoints, not the new attempt's only."""
+"""api/db/checkpoints.py: what "best" and "latest" mean.
+
+After a resume, "best" is decided over every attempt's checkpoints, not the new attempt's only;
+"latest" breaks a tie of step and time by id, so that resume and predict pick the same row.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from api.db.checkpoints import best_by_value, mark_best
+from api.db.checkpoints import best_by_value, best_checkpoint, latest_checkpoint, mark_best
 from api.db.models import Checkpoint, utcnow
 from api.db.session import session_scope
-from tests.worker.conftest import insert_job
+from tests.worker.conftest import insert_job, worker_settings
+from worker import lifecycle
 
 SPEC = {"module": {"name": "autoencoder"}, "datamodule": {"name": "synthetic"}}
 
@@ -48,3 +53,33 @@ def test_deleted_rows_never_count(pg_url: str) -> None:
         session.get(Checkpoint, gone).deleted_at = utcnow()
     with session_scope(pg_url) as session:
         assert best_by_value(session, job_id, "val_loss", "min") == kept
+
+
+def test_latest_breaks_a_tie_of_step_and_time_by_id(pg_url: str) -> None:
+    job_id = insert_job(pg_url, SPEC)
+    ids = [add_row(pg_url, job_id, attempt=1, step=10, value=None) for _ in range(3)]
+    add_row(pg_url, job_id, attempt=1, step=5, value=None)
+    with session_scope(pg_url) as session:
+        now = utcnow()
+        for row in session.query(Checkpoint).filter_by(job_id=job_id):
+            row.created_at = now
+    with session_scope(pg_url) as session:
+        latest = latest_checkpoint(session, job_id)
+        assert latest is not None and latest.id == max(ids)
+        # No row flagged best: "best" is the latest one.
+        best = best_checkpoint(session, job_id)
+        assert best is not None and best.id == latest.id
+
+
+def test_a_new_attempt_resumes_from_the_latest_row(pg_url: str, tmp_path) -> None:
+    job_id = insert_job(pg_url, SPEC)
+    tied = [add_row(pg_url, job_id, attempt=1, step=7, value=None) for _ in range(2)]
+    with session_scope(pg_url) as session:
+        now = utcnow()
+        for row in session.query(Checkpoint).filter_by(job_id=job_id):
+            row.created_at = now
+    settings = worker_settings(pg_url, tmp_path)
+    job = lifecycle.claim(settings, job_id, "w1")
+    assert job is not None
+    assert job.attempts[-1]["resumed_from"] == max(tied)
+    assert job.attempts[-1]["resumed_from_step"] == 7
