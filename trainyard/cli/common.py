@@ -102,7 +102,7 @@ def table(rows: list[list[str]], header: list[str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    drawn = Table(*header, box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    drawn = Table(*header, box=box.SIMPLE_HEAD, header_style="bold", show_edge=False)
     for row in rows:
         drawn.add_row(*(Text(str(v)) for v in row))  # Text: a name like "[x]" is not markup
     Console().print(drawn)
