@@ -19,7 +19,8 @@ from trainyard.schemas.common import error_responses
 MAX_BIGINT = 2**63 - 1  # event ids are BIGINT: a larger one is a 422, not a 500
 # sse-starlette ends open streams itself when uvicorn stops (by cancelling them); this long it
 # first lets them end by themselves, as EventHub.close_streams makes them (api/services/events.py).
-SHUTDOWN_GRACE_S = 5.0
+# Under `trainyard serve`'s 5 s graceful-shutdown timeout, as the library asks.
+SHUTDOWN_GRACE_S = 2.0
 
 router = APIRouter(prefix="/v1/jobs", tags=["events"])
 
