@@ -1,7 +1,7 @@
 """Trainyard: train PyTorch models over HTTP. `trainyard.Client` talks to a server.
 
-The client is imported on first use, so `import catalog.registry` (done by the server and
-workers) stays light.
+The client is imported on first use, so the API, which imports only `trainyard.schemas`,
+never loads httpx or the client.
 """
 
 from __future__ import annotations
