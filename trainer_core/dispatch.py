@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 # per event: callbacks called before the module, the module's hook, callbacks called after it
 _Entry = tuple[tuple[Any, ...], Any, tuple[Any, ...]]
-_NOTHING: _Entry = ((), None, ())
 _TRANSFER_HOOKS = (
     ModuleHook.ON_BEFORE_BATCH_TRANSFER,
     ModuleHook.TRANSFER_BATCH_TO_DEVICE,
@@ -63,7 +62,7 @@ class HookDispatch:
     datamodule: LightningDataModule | None
     precision_plugin: Precision
     strategy_device: Any
-    _table: dict[Event, _Entry]
+    _table: dict[Event | ModuleHook, _Entry]  # only Events are ever stored
     _transfer_hooks: tuple[Any, Any, Any] | None = None
 
     def _refresh_hooks(self) -> None:
@@ -99,10 +98,13 @@ class HookDispatch:
         halves run at different points (see checkpoint_io.py).
         """
         module = self.lightning_module
-        if isinstance(hook, ModuleHook):
+        entry = self._table.get(hook)
+        if entry is None:
+            if not isinstance(hook, ModuleHook):
+                return None  # nobody overrides this event: the common case, kept cheap
             with current_hook(module, hook._value_):
                 return getattr(module, hook._value_)(*args, **kwargs)
-        before, module_hook, after = self._table.get(hook, _NOTHING)
+        before, module_hook, after = entry
         if not to_callbacks:
             before = after = ()
         if not to_module:

@@ -15,8 +15,10 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import torch
 
 CANDIDATE_ENV = "TRAINYARD_COMPAT_CANDIDATE"
 HAS_LIGHTNING = importlib.util.find_spec("lightning") is not None
@@ -76,3 +78,20 @@ def load_tutorial(L: ModuleType) -> ModuleType:
 @pytest.fixture(scope="session")
 def tutorial(L: ModuleType) -> ModuleType:
     return load_tutorial(L)
+
+
+@pytest.fixture
+def restore_global_flags() -> Any:
+    """deterministic=True and seed_everything change process-wide settings; put them back."""
+    algorithms = torch.are_deterministic_algorithms_enabled()
+    env = {
+        k: os.environ.get(k)
+        for k in ("PL_GLOBAL_SEED", "PL_SEED_WORKERS", "CUBLAS_WORKSPACE_CONFIG")
+    }
+    yield
+    torch.use_deterministic_algorithms(algorithms)
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

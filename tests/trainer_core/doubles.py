@@ -11,7 +11,9 @@ from types import ModuleType
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from trainer_core.loggers import CSVLogger
 
 # --- compat proof: random data, boring module, hook recorder ------------------------------------
 
@@ -239,8 +241,6 @@ def tiny_loader(
     n: int = 20, batch_size: int = 4, dim: int = 4, seed: int = 0, **kwargs: Any
 ) -> DataLoader:
     """``n`` rows of ``dim`` random features as 1-tuples, from a private generator."""
-    from torch.utils.data import TensorDataset
-
     gen = torch.Generator().manual_seed(seed)
     return DataLoader(
         TensorDataset(torch.randn(n, dim, generator=gen)), batch_size=batch_size, **kwargs
@@ -278,8 +278,6 @@ def make_tiny_module(L: ModuleType) -> type:
 
 def quiet_kwargs(root: Any, **overrides: Any) -> dict[str, Any]:
     """Trainer kwargs for unit tests: files under ``root``, no bar, no summary, CSV logs."""
-    from trainer_core.loggers import CSVLogger
-
     kwargs: dict[str, Any] = dict(
         default_root_dir=root, enable_progress_bar=False, enable_model_summary=False,
         logger=CSVLogger(root),

@@ -7,15 +7,23 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import torch
 
 import trainer_core as L
-from tests.trainer_core.doubles import make_boring_model, quiet_kwargs
+from tests.trainer_core.doubles import (
+    make_boring_model,
+    make_tiny_module,
+    quiet_kwargs,
+    tiny_loader,
+)
 from tests.trainer_core.harness import sub
 from trainer_core.callbacks import Callback
 from trainer_core.dispatch import current_hook
 from trainer_core.events import Event
 from trainer_core.hooks import DataHooks, is_overridden
 from trainer_core.module import LightningModule
+
+TinyModule = make_tiny_module(L)
 
 
 def _epoch_end_order(L: ModuleType, root: Path, *callback_classes: type) -> list[str]:
@@ -141,3 +149,19 @@ def test_a_hook_nobody_overrides_is_not_in_the_table(tmp_path: Path) -> None:
     assert Event.ON_BEFORE_BACKWARD not in fit([])
     before, module_hook, after = fit([OnBackward()])[Event.ON_BEFORE_BACKWARD]
     assert len(before) == 1 and module_hook is None and after == ()
+
+
+def test_batches_arrive_on_the_device_through_transfer_hooks(tmp_path: Path) -> None:
+    class Hooks(TinyModule):
+        def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+            return [batch[0] * 0]
+
+        def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+            assert batch[0].device == self.device
+            return batch
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            assert batch[0].abs().sum() == 0
+            return super().training_step(batch, batch_idx)
+
+    L.Trainer(**quiet_kwargs(tmp_path, max_epochs=1)).fit(Hooks(), tiny_loader())

@@ -1,4 +1,4 @@
-"""Limits, validation scheduling, sanity check, fast_dev_run, overfit, stopping, return values."""
+"""The fit loop: limits, validation scheduling, sanity check, fast_dev_run, overfit, stopping."""
 
 from __future__ import annotations
 
@@ -168,54 +168,3 @@ def test_minus_one_skips_the_rest_of_the_epoch_but_not_epoch_end(tmp_path: Path)
 def test_max_steps_stops_mid_epoch(tmp_path: Path) -> None:
     trainer = _fit(tmp_path, Counting(), n_train=10, max_steps=7, limit_val_batches=0)
     assert trainer.global_step == 7 and trainer.current_epoch == 1
-
-
-def test_predict_returns_cpu_outputs_per_batch_and_per_loader(tmp_path: Path) -> None:
-    trainer = L.Trainer(**quiet_kwargs(tmp_path, limit_predict_batches=3))
-
-    class Predict(TinyModule):
-        def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-            return self(batch[0])
-
-    out = trainer.predict(Predict(), tiny_loader(n=20, batch_size=2))
-    assert [tuple(t.shape) for t in out] == [(2, 1)] * 3 and out[0].device.type == "cpu"
-    both = trainer.predict(Predict(), [tiny_loader(4, batch_size=2), tiny_loader(2, batch_size=2)])
-    assert [len(x) for x in both] == [2, 1]
-    assert trainer.predict(Predict(), tiny_loader(), return_predictions=False) is None
-
-
-def test_eval_restores_each_submodules_training_flag(tmp_path: Path) -> None:
-    class Frozen(TinyModule):
-        def __init__(self) -> None:
-            super().__init__()
-            self.frozen = torch.nn.Linear(1, 1).eval()
-
-    model = Frozen()
-    L.Trainer(**quiet_kwargs(tmp_path, max_epochs=1)).fit(model, tiny_loader(), tiny_loader(8))
-    assert model.training and not model.frozen.training
-
-
-def test_batches_arrive_on_the_device_through_transfer_hooks(tmp_path: Path) -> None:
-    class Hooks(TinyModule):
-        def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-            return [batch[0] * 0]
-
-        def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-            assert batch[0].device == self.device
-            return batch
-
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            assert batch[0].abs().sum() == 0
-            return super().training_step(batch, batch_idx)
-
-    L.Trainer(**quiet_kwargs(tmp_path, max_epochs=1)).fit(Hooks(), tiny_loader())
-
-
-def test_accelerator_auto_picks_cpu_here_and_unknown_values_are_refused() -> None:
-    trainer = L.Trainer(logger=False, enable_checkpointing=False)
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert trainer.device.type == expected
-    with pytest.raises(MisconfigurationException, match="accelerator"):
-        L.Trainer(accelerator="tpu")
-    with pytest.raises(MisconfigurationException, match="precision"):
-        L.Trainer(precision="8-bit")

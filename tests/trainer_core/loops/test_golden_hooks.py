@@ -399,3 +399,22 @@ def test_datamodule_hook_order(any_L: ModuleType, tmp_path: Path) -> None:
     log.clear()
     trainer.test(model, datamodule=dm, verbose=False)
     assert_same_order(log, TEST_WITH_DATAMODULE_GOLDEN)
+
+
+def test_save_checkpoint_hook_order_full_and_weights_only(
+    any_L: ModuleType, tmp_path: Path
+) -> None:
+    """A full save asks callbacks for state, then their on_save_checkpoint, then the module's; a
+    weights-only save leaves the callbacks out (the dispatcher's one-sided fire)."""
+    model, cb, log = _recorded(any_L, make_boring_model(any_L), state={"calls": 1})
+    trainer = any_L.Trainer(
+        max_epochs=1, limit_train_batches=1, limit_val_batches=0, callbacks=[cb],
+        enable_checkpointing=False, logger=False, **_quiet(tmp_path),
+    )  # fmt: skip
+    trainer.fit(model)
+    del log[:]
+    trainer.save_checkpoint(tmp_path / "full.ckpt")
+    assert_same_order(log, ["CB.state_dict", "CB.on_save_checkpoint", "on_save_checkpoint"])
+    del log[:]
+    trainer.save_checkpoint(tmp_path / "weights.ckpt", weights_only=True)
+    assert_same_order(log, ["on_save_checkpoint"])
