@@ -113,3 +113,14 @@ def test_max_epochs_is_effective_before_fit_too() -> None:
     assert L.Trainer(logger=False).max_epochs == 1000
     assert L.Trainer(logger=False, max_steps=5).max_epochs == -1
     assert L.Trainer(logger=False, max_epochs=7).max_epochs == 7
+
+
+def test_the_trainer_owns_its_data_sources_from_init(tmp_path: Path) -> None:
+    trainer = L.Trainer(**quiet_kwargs(tmp_path, max_epochs=1))
+    sources = trainer.data_sources
+    assert sources.trainer is trainer and sources.explicit == {}
+    model, train, val = TinyModule(), tiny_loader(), tiny_loader(8)
+    trainer.fit(model, train)
+    assert trainer.data_sources is sources and sources.explicit == {"train": train, "val": None}
+    trainer.validate(model, val, verbose=False)
+    assert trainer.data_sources is sources and sources.explicit == {"val": val}
