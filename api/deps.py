@@ -142,3 +142,18 @@ def require_job(session: Session, principal: Principal, job_id: str) -> Job:
     if job is None:
         raise AppError(ErrorCode.job_not_found, f"no job {job_id} in this project")
     return job
+
+
+def refuse_unstorable_url_values(request: Request) -> None:
+    """A NUL in a path or query value is a 422 on every database, before any query runs.
+
+    PostgreSQL cannot hold or search for NUL, SQLite can: without this check the same request
+    would succeed embedded and fail in production, or fail halfway through a streamed body.
+    """
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        if "\x00" in name or "\x00" in str(value):
+            raise AppError(
+                ErrorCode.validation_error,
+                f"{name!r}: remove the NUL (\\u0000) character; no name, id or filter holds one",
+            )

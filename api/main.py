@@ -7,12 +7,13 @@ module reads no settings and imports no torch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.deps import refuse_unstorable_url_values
 from api.handlers import install_error_handlers
 from api.middleware import BodySizeLimit
 from api.openapi import install_openapi
@@ -30,10 +31,8 @@ from api.routes import (
 )
 from api.services.events import event_hub, install_event_hub
 from api.services.predict import ModelCache
-from api.services.recovery import default_probe, run_recovery
+from api.services.recovery import Dispatcher, default_probe, run_recovery
 from api.settings import Settings, get_settings
-
-Dispatcher = Callable[[str], None]
 
 DESCRIPTION = """Train PyTorch models over HTTP. Submit a job that names registered components
 (`GET /v1/components`), watch it run, download its checkpoints and call it for predictions.
@@ -91,6 +90,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         docs_url="/docs",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_url_values)],
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
