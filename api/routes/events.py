@@ -90,7 +90,7 @@ async def stream_events(
         _locate, settings.database_url, credentials, job_id, since, tail
     )
     for kind in types or []:
-        if kind not in EVENT_TYPES:
+        if kind not in set(EVENT_TYPES):
             raise AppError(
                 ErrorCode.validation_error,
                 f"query.types: {kind!r} is not one of {', '.join(EVENT_TYPES)}",

@@ -26,6 +26,7 @@ from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.db.events import events_after, last_event
+from api.db.models import EventType
 from api.db.session import session_factory
 from api.notify import RedisListener, install, redis_url_of
 from api.settings import Settings
@@ -39,7 +40,7 @@ SAFETY_POLL_S = 5.0  # with Redis: re-read anyway, in case an announcement was l
 KEEPALIVE_S = 15.0  # the response's ping interval (api/routes/events.py)
 RETRY_MS = 2000  # what EventSource waits before reconnecting
 SEP = "\n"  # line separator of every frame and ping: the wire format clients have always read
-EVENT_TYPES = ("status", "metric", "progress", "checkpoint", "log", "end")
+EVENT_TYPES = tuple(EventType)  # in the order the stream documents them
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class JobFeed:
         for frame in frames:
             self.frames.append(frame)
             self.seqs.append(frame.seq)
-            self.ended = self.ended or frame.type == "end"
+            self.ended = self.ended or frame.type == EventType.end
         while len(self.frames) > BUFFER:
             self.frames.popleft()
             self.base = self.seqs.popleft()
@@ -113,7 +114,7 @@ class JobFeed:
         url = self.hub.settings.database_url
         last = await run_in_threadpool(read_last, url, self.job_id)
         self.base = self.tail = last[0] if last else 0
-        self.ended = last is not None and last[1] == "end"
+        self.ended = last is not None and last[1] == EventType.end
         self._wake()
         while not self.ended:
             if flag is not None:
@@ -266,7 +267,7 @@ def _select(
         cursor = frame.seq
         if wanted is None or frame.type in wanted:
             out.append(frame.data)
-        if frame.type == "end":
+        if frame.type == EventType.end:
             return out, cursor, True
     return out, cursor, False
 
@@ -278,7 +279,7 @@ async def stream(
 
     Keep-alives are the response's pings (EventSourceResponse), not frames of this body.
     """
-    wanted = set(types) | {"end"} if types else None
+    wanted = set(types) | {EventType.end} if types else None
     url = hub.settings.database_url
     cursor, ended = since, False
     yield ServerSentEvent(retry=RETRY_MS, sep=SEP).encode()
