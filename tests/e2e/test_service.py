@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import torch
 
+from catalog.components.autoencoder import LitAutoEncoder
 from tests.e2e.conftest import Stack, wait_job
 from tests.service_doubles import tiny_spec
-from catalog.components.autoencoder import LitAutoEncoder
 
 
 def autoencoder_spec() -> dict[str, Any]:
