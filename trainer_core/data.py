@@ -155,6 +155,64 @@ def sequential_copy(dataloader: Any) -> Any:
     )
 
 
+class IndexBatchSamplerWrapper:
+    """Wraps a batch sampler and records each batch's sample indices (``seen_batch_indices``),
+    so prediction writers know which rows a prediction belongs to (Lightning's wrapper)."""
+
+    def __init__(self, batch_sampler: Any) -> None:
+        self.__dict__ = {
+            k: v
+            for k, v in batch_sampler.__dict__.items()
+            if k not in ("__next__", "__iter__", "__len__", "__getstate__")
+        }
+        self.seen_batch_indices: list[list[int]] = []
+        self._batch_sampler = batch_sampler
+        self._iterator: Any = None
+
+    def __iter__(self) -> IndexBatchSamplerWrapper:
+        self.seen_batch_indices = []
+        self._iterator = iter(self._batch_sampler)
+        return self
+
+    def __next__(self) -> list[int]:
+        batch = next(self._iterator)
+        self.seen_batch_indices.append(batch)
+        return batch  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return len(self._batch_sampler)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_iterator"] = None  # a generator cannot be pickled (worker processes)
+        return state
+
+
+def with_index_tracking(dataloader: Any) -> Any:
+    """A copy of a plain map-style DataLoader whose batch sampler records indices.
+
+    Other loaders (subclasses, iterable datasets) come back unchanged: their indices are unknown.
+    """
+    if type(dataloader) is not DataLoader or isinstance(dataloader.dataset, IterableDataset):
+        return dataloader
+    if dataloader.batch_sampler is None:
+        return dataloader
+    return DataLoader(
+        dataloader.dataset,
+        batch_sampler=IndexBatchSamplerWrapper(dataloader.batch_sampler),
+        num_workers=dataloader.num_workers,
+        collate_fn=dataloader.collate_fn,
+        pin_memory=dataloader.pin_memory,
+        timeout=dataloader.timeout,
+        worker_init_fn=dataloader.worker_init_fn,
+        multiprocessing_context=dataloader.multiprocessing_context,
+        generator=dataloader.generator,
+        prefetch_factor=dataloader.prefetch_factor,
+        persistent_workers=dataloader.persistent_workers,
+        pin_memory_device=dataloader.pin_memory_device,
+    )
+
+
 def as_dataloader_list(dataloaders: Any) -> list[Any]:
     """Normalise one loader / a list / a dict of loaders into a list."""
     if dataloaders is None:

@@ -6,7 +6,13 @@ import math
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from trainer_core.data import apply_limit, as_dataloader_list, dataloader_length, sequential_copy
+from trainer_core.data import (
+    apply_limit,
+    as_dataloader_list,
+    dataloader_length,
+    sequential_copy,
+    with_index_tracking,
+)
 from trainer_core.events import ModuleHook
 from trainer_core.hooks import DataHooks, is_overridden
 from trainer_core.seed import worker_init_function, workers_should_be_seeded
@@ -69,6 +75,8 @@ class DataSources:
             loader = sequential_copy(loader)
         if workers_should_be_seeded() and getattr(loader, "worker_init_fn", 0) is None:
             loader.worker_init_fn = partial(worker_init_function, rank=0)
+        if stage == "predict":  # the prediction writers' batch indices
+            loader = with_index_tracking(loader)
         return loader
 
     def num_batches(self, stage: str, loaders: list[Any]) -> list[int | float]:

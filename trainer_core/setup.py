@@ -12,6 +12,7 @@ from trainer_core.callbacks.base import Callback
 from trainer_core.callbacks.model_checkpoint import Checkpoint, ModelCheckpoint
 from trainer_core.callbacks.model_summary import ModelSummary
 from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
+from trainer_core.callbacks.timer import Timer
 from trainer_core.data import check_limit
 from trainer_core.loggers.base import DummyLogger, Logger
 from trainer_core.loggers.csv_logs import CSVLogger
@@ -180,8 +181,12 @@ def build_callbacks(
     enable_checkpointing: bool,
     enable_progress_bar: bool,
     enable_model_summary: bool,
+    max_time: Any = None,
 ) -> list[Callback]:
-    """User callbacks, then the defaults; checkpoint callbacks move to the end."""
+    """User callbacks, then the defaults; checkpoint callbacks move to the end.
+
+    ``max_time`` adds a Timer (Lightning's default callback), unless the user passed one.
+    """
     user = (
         list(callbacks)
         if isinstance(callbacks, (list, tuple))
@@ -196,6 +201,8 @@ def build_callbacks(
     result = list(user)
     if enable_checkpointing and not has_checkpoint:
         result.append(ModelCheckpoint())
+    if max_time is not None and not any(isinstance(cb, Timer) for cb in user):
+        result.append(Timer(duration=max_time, interval="step"))
     if enable_progress_bar and not any(isinstance(cb, ProgressBar) for cb in user):
         result.append(TQDMProgressBar())
     if enable_model_summary and not any(isinstance(cb, ModelSummary) for cb in user):

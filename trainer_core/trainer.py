@@ -102,6 +102,7 @@ class Trainer(HookDispatch):
             enable_checkpointing is not False,
             enable_progress_bar is not False,
             enable_model_summary is not False,
+            max_time,
         )
         self._init_run_state()
 
@@ -153,12 +154,20 @@ class Trainer(HookDispatch):
     check_val_every_n_epoch = _arg("check_val_every_n_epoch")
     num_sanity_val_steps = _arg("num_sanity_val_steps")
     log_every_n_steps = _arg("log_every_n_steps")
-    accumulate_grad_batches = _arg("accumulate_grad_batches")
     gradient_clip_val = _arg("gradient_clip_val")
     gradient_clip_algorithm = _arg("gradient_clip_algorithm")
     fast_dev_run = _arg("fast_dev_run")
     default_root_dir = _arg("default_root_dir")
     barebones = _arg("barebones")
+
+    @property
+    def accumulate_grad_batches(self) -> int:
+        return self.args.accumulate_grad_batches
+
+    @accumulate_grad_batches.setter
+    def accumulate_grad_batches(self, value: int) -> None:
+        # GradientAccumulationScheduler and SWA change it between epochs, as in Lightning.
+        self.args.accumulate_grad_batches = value
 
     @property
     def max_epochs(self) -> int:

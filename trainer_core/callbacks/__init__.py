@@ -2,17 +2,36 @@
 
 from trainer_core.callbacks.base import Callback
 from trainer_core.callbacks.early_stopping import EarlyStopping, EarlyStoppingReason
+from trainer_core.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
+from trainer_core.callbacks.lambda_function import LambdaCallback
+from trainer_core.callbacks.lr_monitor import LearningRateMonitor
 from trainer_core.callbacks.model_checkpoint import Checkpoint, ModelCheckpoint
 from trainer_core.callbacks.model_summary import ModelSummary
+from trainer_core.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
+from trainer_core.callbacks.prediction_writer import BasePredictionWriter
 from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
+from trainer_core.callbacks.stochastic_weight_avg import StochasticWeightAveraging
+from trainer_core.callbacks.throughput_monitor import ThroughputMonitor
+from trainer_core.callbacks.timer import Timer
+from trainer_core.callbacks.weight_averaging import EMAWeightAveraging, WeightAveraging
 
 __all__ = [
+    "BasePredictionWriter",
     "Callback",
     "Checkpoint",
+    "EMAWeightAveraging",
     "EarlyStopping",
     "EarlyStoppingReason",
+    "GradientAccumulationScheduler",
+    "LambdaCallback",
+    "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",
+    "OnExceptionCheckpoint",
     "ProgressBar",
+    "StochasticWeightAveraging",
     "TQDMProgressBar",
+    "ThroughputMonitor",
+    "Timer",
+    "WeightAveraging",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from trainer_core.logging.results import Results
+from trainer_core.state import RunningStage
 
 if TYPE_CHECKING:
     from trainer_core.trainer import Trainer
@@ -117,6 +118,29 @@ class MetricsHub:
         self._logged = {k: v.cpu() for k, v in self._logged.items()}
 
     # ---- loggers -----------------------------------------------------------------------------
+    @property
+    def should_update_logs(self) -> bool:
+        """Lightning's ``_logger_connector.should_update_logs``: is this a logging step?
+
+        Callbacks that write to loggers themselves (LearningRateMonitor, ThroughputMonitor) ask.
+        """
+        trainer = self.trainer
+        every = trainer.log_every_n_steps
+        if every == 0:
+            return False
+        stage = trainer.state.stage
+        if stage is None:
+            return True
+        if stage == RunningStage.TRAINING:
+            # + 1: asked before the step (on_train_batch_start) as well as after it
+            step = trainer.state.batches_that_stepped + 1
+        elif stage == RunningStage.PREDICTING:
+            step = trainer.predict_loop.batch_progress.current["ready"]
+        else:
+            loop = trainer.test_loop if stage == RunningStage.TESTING else trainer.validate_loop
+            step = loop.batch_progress.current["ready"]
+        return step % every == 0 or trainer.should_stop
+
     def log_metrics(
         self, metrics: dict[str, Any], step: int | None = None, fallback_step: int | None = None
     ) -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from trainer_core.data import move_data_to_device
+from trainer_core.callbacks.prediction_writer import BasePredictionWriter
+from trainer_core.data import IndexBatchSamplerWrapper, move_data_to_device
 from trainer_core.events import Event, ModuleHook
 from trainer_core.hooks import is_overridden
 from trainer_core.logging.results import Results
 from trainer_core.loops.fit import iterate_batches
 from trainer_core.module import LightningModule
+from trainer_core.progress import Tracker
 from trainer_core.state import RunningStage
 
 if TYPE_CHECKING:
@@ -83,6 +86,12 @@ class EvalLoop:
         self.has_run = False  # a (non-sanity) validation finished during this fit
         self._seen: dict[int, int] = {}  # logger step per dataloader; reset with the loaders
         self._progress: Any = None  # the fit's val batch counters while validating in fit
+        self._standalone_progress = Tracker(has_last=True)  # validate()/test() calls
+
+    @property
+    def batch_progress(self) -> Tracker:
+        """The batch counters of the run going on (inside fit: the fit loop's val counters)."""
+        return self._progress if self._progress is not None else self._standalone_progress
 
     def reset_fit_data(self) -> None:
         self._fit_loaders = None
@@ -122,6 +131,8 @@ class EvalLoop:
         limit = trainer.limit_test_batches if prefix == "test" else trainer.limit_val_batches
         if limit == 0:
             return []  # the loop is skipped, dataloader request included
+        self._progress = self._standalone_progress
+        self._progress.reset_current()
         with _inference_context(trainer):
             loaders = trainer.data_sources.request(prefix)
             self._seen = {}
@@ -131,6 +142,7 @@ class EvalLoop:
             else:
                 trainer.num_val_batches = counts
             outputs = self._run(loaders, counts)
+        self._progress = None
         if verbose and outputs:
             _print_results(outputs, prefix)
         return outputs
@@ -220,12 +232,27 @@ def _print_results(outputs: list[dict], prefix: str) -> None:
 
 
 class PredictLoop:
-    """predict_step over every predict dataloader; outputs moved to CPU."""
+    """predict_step over every predict dataloader; outputs moved to CPU.
+
+    ``predictions``, ``current_batch_indices`` and ``epoch_batch_indices`` are what
+    ``BasePredictionWriter`` reads, filled as Lightning's prediction loop fills them.
+    """
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.return_predictions = True
-        self.predictions: list[Any] = []
+        self._predictions: list[list[Any]] = []  # dataloaders x batches
+        self.current_batch_indices: list[int] = []
+        self.epoch_batch_indices: list[list[list[int]]] = []  # dataloaders x batches x samples
+        self._writers: tuple[bool, bool] = (False, False)  # any batch writer, any epoch writer
+        self.batch_progress = Tracker()
+
+    @property
+    def predictions(self) -> list[Any]:
+        """One list per dataloader; the list itself when there is one dataloader."""
+        if self._predictions == []:
+            return self._predictions
+        return self._predictions[0] if len(self._predictions) == 1 else self._predictions
 
     def run(self) -> Any:
         trainer = self.trainer
@@ -237,38 +264,67 @@ class PredictLoop:
             trainer.num_predict_batches = counts
             if not loaders or all(c == 0 for c in counts):
                 return [] if self.return_predictions else None
+            self._start(len(loaders))
             modes = capture_modes(module)
             trainer._fire(ModuleHook.ON_PREDICT_MODEL_EVAL)
             trainer._fire(Event.ON_PREDICT_START)
             trainer._fire(Event.ON_PREDICT_EPOCH_START)
             multiple = len(loaders) > 1
             takes_idx = _takes(module.predict_step, "batch_idx", 1)
-            results = [
-                self._run_loader(loader, count, i if multiple else None, takes_idx)
-                for i, (loader, count) in enumerate(zip(loaders, counts, strict=True))
-            ]
+            for i, (loader, count) in enumerate(zip(loaders, counts, strict=True)):
+                self._run_loader(loader, count, i, multiple, takes_idx)
             trainer._fire(Event.ON_PREDICT_EPOCH_END)
+            result = self.predictions if self.return_predictions else None
+            if not self.return_predictions:
+                self._predictions = []
+            self.epoch_batch_indices = []
             trainer._fire(Event.ON_PREDICT_END)
             restore_modes(modes)
-        self.predictions = results if multiple else results[0]
-        if not self.return_predictions:
-            return None
-        return self.predictions
+        return result
+
+    def _start(self, num_loaders: int) -> None:
+        writers = [cb for cb in self.trainer.callbacks if isinstance(cb, BasePredictionWriter)]
+        self._writers = (
+            any(cb.interval.on_batch for cb in writers),
+            any(cb.interval.on_epoch for cb in writers),
+        )
+        self._predictions = [[] for _ in range(num_loaders)]
+        self.epoch_batch_indices = [[] for _ in range(num_loaders)]
+        self.batch_progress.reset_current()
 
     def _run_loader(
-        self, loader: Any, count: int | float, dl_idx: int | None, takes_idx: bool
-    ) -> list:
+        self, loader: Any, count: int | float, dl_idx: int, multiple: bool, takes_idx: bool
+    ) -> None:
         trainer = self.trainer
         precision = trainer.precision_plugin
-        outputs: list[Any] = []
+        keep = self.return_predictions or self._writers[1]
         for batch_idx, batch, _ in iterate_batches(loader, 0, count):
-            batch = trainer._transfer(batch, dl_idx or 0)
-            args: tuple = (batch, batch_idx) if dl_idx is None else (batch, batch_idx, dl_idx)
+            batch = trainer._transfer(batch, dl_idx)
+            self.batch_progress.inc("ready")
+            self._note_batch_indices(loader, batch_idx, dl_idx)
+            args: tuple = (batch, batch_idx, dl_idx) if multiple else (batch, batch_idx)
             trainer._fire(Event.ON_PREDICT_BATCH_START, *args)
             step_args = args if takes_idx else (batch, *args[2:])
             with precision.autocast():
                 prediction = trainer._fire(ModuleHook.PREDICT_STEP, *step_args)
             trainer._fire(Event.ON_PREDICT_BATCH_END, prediction, *args)
-            if self.return_predictions:
-                outputs.append(move_data_to_device(prediction, "cpu"))
-        return outputs
+            if keep:
+                self._predictions[dl_idx].append(move_data_to_device(prediction, "cpu"))
+
+    def _note_batch_indices(self, loader: Any, batch_idx: int, dl_idx: int) -> None:
+        on_batch, on_epoch = self._writers
+        if not (on_batch or on_epoch):
+            return
+        sampler = getattr(loader, "batch_sampler", None)
+        if not isinstance(sampler, IndexBatchSamplerWrapper):
+            warnings.warn(
+                "Couldn't infer the batch indices fetched from your dataloader: "
+                f"`{type(loader).__name__}`",
+                stacklevel=2,
+            )
+            return
+        indices = sampler.seen_batch_indices[batch_idx]
+        if on_epoch:
+            self.epoch_batch_indices[dl_idx].append(indices)
+        if on_batch:
+            self.current_batch_indices = indices

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -52,7 +51,6 @@ class FitLoop:
         self.trainer = trainer
         self.epoch_loop = self  # Lightning code reads trainer.fit_loop.epoch_loop.<counter>
         self._val_enabled = False
-        self._deadline: float | None = None
 
     # ---- Lightning-compatible counters ------------------------------------------------------
     @property
@@ -61,6 +59,19 @@ class FitLoop:
         if args.max_epochs is not None:
             return args.max_epochs
         return 1000 if args.max_steps == -1 and args.max_time_s is None else -1
+
+    @max_epochs.setter
+    def max_epochs(self, value: int) -> None:
+        # SWA adds an epoch for its batch-norm update, as it does to Lightning's fit loop.
+        self.trainer.args.max_epochs = value
+
+    @property
+    def _skip_backward(self) -> bool:
+        return self.trainer._optimization.skip_backward
+
+    @_skip_backward.setter
+    def _skip_backward(self, value: bool) -> None:
+        self.trainer._optimization.skip_backward = value
 
     @property
     def min_epochs(self) -> int | None:
@@ -228,7 +239,6 @@ class FitLoop:
     def _prepare(self) -> Any:
         """Limits, sanity check and the train loader; None when there is nothing to train."""
         trainer, state, args = self.trainer, self.trainer.state, self.trainer.args
-        self._deadline = time.monotonic() + args.max_time_s if args.max_time_s is not None else None
         if args.max_epochs is None and args.max_steps == -1 and args.max_time_s is None:
             warnings.warn(
                 "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch "
@@ -335,9 +345,7 @@ class FitLoop:
         return next_step % log_every == 0 or state.should_stop or bool(trainer.args.fast_dev_run)
 
     def _stop_after_batch(self) -> bool:
-        state = self.trainer.state
-        if self._deadline is not None and time.monotonic() >= self._deadline:
-            state.should_stop = True  # max_time reached: stop like a stop request
+        state = self.trainer.state  # max_time: the Timer callback sets should_stop
         return self._max_steps_reached() or (state.should_stop and self._can_stop_early())
 
     def _validate(self) -> None:

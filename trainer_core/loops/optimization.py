@@ -38,7 +38,7 @@ class _Closure:
             output = opt.training_step(self.batch, self.batch_idx)
         loss, extra = _split_output(output)
         optimizer = trainer.optimizers[0]
-        if self.zero_grad:
+        if self.zero_grad and not opt.skip_backward:
             counter = trainer.state.progress.zero_grad
             counter.inc("ready")
             trainer._fire(Event.ON_BEFORE_ZERO_GRAD, optimizer)
@@ -60,7 +60,8 @@ class _Closure:
             return None
         if opt.accumulate > 1:
             loss = loss / opt.accumulate
-        opt.backward(loss, optimizer)
+        if not opt.skip_backward:
+            opt.backward(loss, optimizer)
         self.outputs = {"loss": loss.detach(), **extra}
         return loss
 
@@ -88,11 +89,11 @@ class Optimization:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        self.accumulate = 1
+        # SWA's batch-norm epoch runs forward passes only (Lightning's ``fit_loop._skip_backward``)
+        self.skip_backward = False
         self._step_takes_idx = True
         self.custom_zero_grad = self.custom_backward = self.custom_step = True
         self.clipping = True
-        self.has_schedulers = True
         self.automatic = True
 
     def start(self) -> None:
@@ -103,7 +104,6 @@ class Optimization:
         """
         trainer = self.trainer
         module = trainer.lightning_module
-        self.accumulate = trainer.accumulate_grad_batches
         self.automatic = module.automatic_optimization  # type: ignore[union-attr]
         self.custom_zero_grad = is_overridden("optimizer_zero_grad", module, LightningModule)
         self.custom_backward = is_overridden("backward", module, LightningModule)
@@ -112,13 +112,17 @@ class Optimization:
             is_overridden(name, module, LightningModule)
             for name in ("configure_gradient_clipping", "clip_gradients")
         )
-        self.has_schedulers = bool(trainer.lr_scheduler_configs) and module.automatic_optimization  # type: ignore[union-attr]
         params = inspect.signature(trainer.lightning_module.training_step).parameters  # type: ignore[union-attr]
         positional = [
             p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
         has_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
         self._step_takes_idx = has_var or len(positional) >= 2 or "batch_idx" in params
+
+    @property
+    def accumulate(self) -> int:
+        """Read per batch: callbacks may change it between epochs (GradientAccumulationScheduler)."""
+        return self.trainer.args.accumulate_grad_batches
 
     def training_step(self, batch: Any, batch_idx: int) -> Any:
         trainer = self.trainer
@@ -208,9 +212,10 @@ class Optimization:
 
     def update_lr_schedulers(self, interval: str, plateau: bool, batch_idx: int) -> None:
         """Step the schedulers whose interval/frequency match (spec 8.4)."""
-        if not self.has_schedulers:
-            return
         trainer = self.trainer
+        # read per call: SWA adds its scheduler in the middle of a fit
+        if not trainer.lr_scheduler_configs or not self.automatic:
+            return
         for config in trainer.lr_scheduler_configs:
             if plateau != config.reduce_on_plateau or config.interval != interval:
                 continue
