@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run lint bench bench-service clean
+.PHONY: venv test run lint bench bench-service vendor clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench-service: $(STAMP)
 	$(BIN)/python bench/metric_history.py
 	$(BIN)/python bench/sse_fanout.py
 	$(BIN)/python bench/sse_latency.py
+
+# Refresh the dashboard's vendored uPlot from the npm registry (version + sha256 in VENDOR.json).
+UPLOT_VERSION ?= 1.6.32
+vendor:
+	$(PY) scripts/vendor_ui.py $(UPLOT_VERSION)
 
 clean:
 	rm -rf $(VENV) var lightning_logs .pytest_cache

@@ -33,6 +33,7 @@ from api.services.events import event_hub, install_event_hub
 from api.services.predict import ModelCache
 from api.services.recovery import Dispatcher, default_probe, run_recovery
 from api.settings import Settings, get_settings
+from api.ui import install_ui
 
 DESCRIPTION = """Train PyTorch models over HTTP. Submit a job that names registered components
 (`GET /v1/components`), watch it run, download its checkpoints and call it for predictions.
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     install_event_hub(app, settings)
     for module in (health, jobs, metrics, checkpoints, predict, components, admin, events, logs):
         app.include_router(module.router)
+    install_ui(app)  # the dashboard at /ui (api/ui), after the API routes
     install_openapi(app)
     return app
 

@@ -53,3 +53,14 @@ def tail_start(session: Session, job_id: str, tail: int) -> int:
     )
     start = max(newest[0] - tail, 0)
     return min(start, status_seq - 1) if status_seq else start
+
+
+def latest_events(session: Session, job_id: str, type_: EventType, limit: int) -> list[JobEvent]:
+    """The newest `limit` events of one type, oldest first (the dashboard's log tail)."""
+    query = (
+        select(JobEvent)
+        .where(JobEvent.job_id == job_id, JobEvent.type == type_)
+        .order_by(JobEvent.seq.desc())
+        .limit(limit)
+    )
+    return list(reversed(session.scalars(query).all()))

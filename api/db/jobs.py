@@ -154,14 +154,18 @@ def list_jobs(
     *,
     statuses: Iterable[JobStatus] = (),
     tags: Iterable[str] = (),
+    search: str | None = None,
     before: tuple[datetime, str] | None = None,
     limit: int = 50,
 ) -> list[Job]:
     """Jobs newest first; `before` is the (created_at, id) of the last job of the previous page.
 
-    Every tag in `tags` must be on the job.
+    Every tag in `tags` must be on the job; `search` must be in its name (any case).
     """
     query = select(Job).where(Job.project_id == project_id)
+    if search:
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(func.lower(Job.name).like(f"%{escaped.lower()}%", escape="\\"))
     statuses = list(statuses)
     if statuses:
         query = query.where(Job.status.in_(statuses))

@@ -188,3 +188,19 @@ def iter_points(
         query = query.limit(limit)
     result = session.execute(query.execution_options(yield_per=chunk))
     yield from result
+
+
+def series_extremes(
+    session: Session, job_ids: Sequence[str], names: Sequence[str]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """(min, max) of each (job, name) series over all its stages, from the coarsest rollups:
+    one query for a whole page of jobs (the dashboard's "best" column)."""
+    if not job_ids or not names:
+        return {}
+    r = MetricRollup
+    query = (
+        select(r.job_id, r.name, func.min(r.vmin), func.max(r.vmax))
+        .where(r.level == TOP_LEVEL, r.job_id.in_(list(job_ids)), r.name.in_(list(names)))
+        .group_by(r.job_id, r.name)
+    )
+    return {(j, n): (float(lo), float(hi)) for j, n, lo, hi in session.execute(query)}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import Select, and_, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,3 +78,24 @@ def list_metrics(
     """Points ordered by (step, id); `after` is the (step, id) of the previous page's last point."""
     query = filter_points(select(Metric), job_id, **filters)
     return list(session.scalars(query.limit(limit)))
+
+
+def step_marks(session: Session, job_id: str, count: int = 256) -> list[tuple[int, int, datetime]]:
+    """About `count` (step, epoch, logged at) triples spread evenly over the job's steps, so that
+    a chart can place any step on an epoch or time axis by interpolation. One index probe each."""
+    lo, hi = session.execute(
+        select(func.min(Metric.step), func.max(Metric.step)).where(Metric.job_id == job_id)
+    ).one()
+    if lo is None:
+        return []
+    targets = sorted({lo + (hi - lo) * i // max(count - 1, 1) for i in range(count)})
+    probes = [
+        select(Metric.step, Metric.epoch, Metric.created_at)
+        .where(Metric.job_id == job_id, Metric.step >= target)
+        .order_by(Metric.step)
+        .limit(1)
+        .subquery()
+        for target in targets
+    ]
+    rows = session.execute(union_all(*(select(probe) for probe in probes))).all()
+    return sorted({(int(s), int(e), at) for s, e, at in rows})

@@ -93,6 +93,10 @@ def list_jobs(
         list[str] | None, Query(description=f"Only these statuses ({', '.join(STATUS_VALUES)}).")
     ] = None,
     tag: Annotated[list[Tag] | None, Query(description="Only jobs carrying every tag.")] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Only jobs whose name contains this (any case)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> JobList:
@@ -109,6 +113,7 @@ def list_jobs(
         principal.project_id,
         statuses=[JobStatus(value) for value in status or []],
         tags=tag or [],
+        search=search,
         before=before,
         limit=limit + 1,
     )

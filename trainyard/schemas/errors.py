@@ -15,6 +15,7 @@ class ErrorCode(enum.StrEnum):
     invalid_params = "invalid_params"
     unauthorized = "unauthorized"
     forbidden = "forbidden"
+    csrf_failed = "csrf_failed"
     job_not_found = "job_not_found"
     checkpoint_not_found = "checkpoint_not_found"
     not_found = "not_found"
@@ -41,6 +42,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.invalid_params: 422,
     ErrorCode.unauthorized: 401,
     ErrorCode.forbidden: 403,
+    ErrorCode.csrf_failed: 403,
     ErrorCode.job_not_found: 404,
     ErrorCode.checkpoint_not_found: 404,
     ErrorCode.not_found: 404,
