@@ -66,7 +66,7 @@ def dump_checkpoint(trainer: Trainer, weights_only: bool = False) -> dict[str, A
                 checkpoint[f"{prefix}hparams_name"] = obj._hparams_name
             checkpoint[f"{prefix}hyper_parameters"] = dict(obj.hparams)
     if datamodule is not None:
-        datamodule_state = datamodule.state_dict()
+        datamodule_state = trainer._call_datamodule("state_dict")
         if datamodule_state:
             checkpoint[type(datamodule).__qualname__] = datamodule_state
     trainer._fire(Event.ON_SAVE_CHECKPOINT, checkpoint, to_callbacks=not weights_only)

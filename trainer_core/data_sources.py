@@ -59,7 +59,7 @@ class DataSources:
             hook = _HOOKS[stage]
             datamodule = trainer.datamodule
             if is_overridden(hook.value, datamodule, DataHooks):
-                loaders = getattr(datamodule, hook.value)()
+                loaders = trainer._call_datamodule(hook.value)
             else:
                 loaders = trainer._fire(hook)
         self.keys[stage] = list(loaders) if isinstance(loaders, dict) else None

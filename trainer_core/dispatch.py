@@ -17,6 +17,8 @@ from trainer_core.data import move_data_to_device
 from trainer_core.events import AFTER_MODULE, CALLBACK_ONLY, Event, ModuleHook
 from trainer_core.hooks import DataHooks, is_overridden
 from trainer_core.module import LightningModule
+from trainer_core.profilers import actions
+from trainer_core.profilers.base import PassThroughProfiler, Profiler
 
 if TYPE_CHECKING:
     from trainer_core.datamodule import LightningDataModule
@@ -62,16 +64,34 @@ class HookDispatch:
     datamodule: LightningDataModule | None
     precision_plugin: Precision
     strategy_device: Any
-    _table: dict[Event | ModuleHook, _Entry]  # only Events are ever stored
+    _table: dict[Event | ModuleHook, _Entry]  # ModuleHooks only when profiling
     _transfer_hooks: tuple[Any, Any, Any] | None = None
+    _profiler: Profiler = PassThroughProfiler()
+    _profiling = False  # a real profiler is set: every hook goes through the table, timed
+
+    @property
+    def profiler(self) -> Profiler:
+        return self._profiler
+
+    @profiler.setter
+    def profiler(self, profiler: Profiler) -> None:
+        self._profiler = profiler
+        self._profiling = not isinstance(profiler, PassThroughProfiler)
 
     def _refresh_hooks(self) -> None:
-        """Cache, per event, the overridden callback hooks and the module hook."""
+        """Cache, per event, the overridden callback hooks and the module hook.
+
+        With a profiler, every callback's and the module's hooks are called (and timed), as
+        Lightning calls them, and the module-only hooks get timed entries too.
+        """
         module = self.lightning_module
+        profiler = self._profiler if self._profiling else None
         self._table = {}
         for event in Event:
             name = event._value_
-            overriding = [cb for cb in self.callbacks if is_overridden(name, cb, Callback)]
+            overriding = [
+                cb for cb in self.callbacks if profiler or is_overridden(name, cb, Callback)
+            ]
             late = event in AFTER_MODULE
             before = tuple(
                 getattr(cb, name) for cb in overriding if not (late and cb.monitors_metrics)
@@ -80,9 +100,26 @@ class HookDispatch:
             module_hook = None
             if event not in CALLBACK_ONLY and is_overridden(name, module, LightningModule):
                 module_hook = getattr(module, name)
+            if profiler is not None:
+                if actions.module_calls_event(event):
+                    module_hook = getattr(module, name)
+                before, module_hook, after = actions.profile_event(
+                    profiler, event, before, module_hook, after
+                )
             if before or after or module_hook is not None:
                 self._table[event] = (before, module_hook, after)
+        if profiler is not None and module is not None:
+            self._table.update(actions.profile_module_hooks(profiler, module))
         self._transfer_hooks = self._resolve_transfer_hooks()
+
+    def _call_datamodule(self, name: str, *args: Any) -> Any:
+        """A datamodule hook, timed as ``[LightningDataModule]<Class>.<name>`` when profiling."""
+        hook = getattr(self.datamodule, name)
+        if self._profiling:
+            action = actions.datamodule_action(self.datamodule, name)
+            with self._profiler.profile(action):
+                return hook(*args)
+        return hook(*args)
 
     def _fire(
         self,
@@ -127,14 +164,14 @@ class HookDispatch:
         None when neither customises any: the batch then goes straight to the device.
         """
         datamodule, module = self.datamodule, self.lightning_module
-        if not any(
+        if not self._profiling and not any(
             is_overridden(hook._value_, owner, DataHooks)
             for hook in _TRANSFER_HOOKS
             for owner in (datamodule, module)
         ):
             return None
         before, move, after = (
-            getattr(datamodule, hook._value_)
+            partial(self._call_datamodule, hook._value_)
             if is_overridden(hook._value_, datamodule, DataHooks)
             else partial(self._fire, hook)
             for hook in _TRANSFER_HOOKS
@@ -149,5 +186,8 @@ class HookDispatch:
             return move_data_to_device(batch, device)
         before, move, after = self._transfer_hooks
         batch = before(batch, dataloader_idx)
+        if self._profiling:  # Lightning's strategy hook covers the move and the hook after it
+            with self._profiler.profile(actions.BATCH_TO_DEVICE):
+                return after(move(batch, device, dataloader_idx), dataloader_idx)
         batch = move(batch, device, dataloader_idx)
         return after(batch, dataloader_idx)

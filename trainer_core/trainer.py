@@ -26,6 +26,7 @@ from trainer_core.loops.optimization import Optimization
 from trainer_core.module import LightningModule
 from trainer_core.optim import LightningOptimizer, LRSchedulerConfig
 from trainer_core.precision import make_precision, parse_precision
+from trainer_core.profilers import actions, build_profiler
 from trainer_core.setup import TrainerArgs, build_callbacks, build_loggers, parse_args
 from trainer_core.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from trainer_core.utilities.exceptions import MisconfigurationException
@@ -104,6 +105,12 @@ class Trainer(HookDispatch):
             enable_model_summary is not False,
             max_time,
         )
+        if barebones and profiler is not None:
+            raise ValueError(
+                f"`Trainer(barebones=True, profiler={profiler!r})` was passed. Profiling can impact "
+                "raw speed so it is disabled in barebones mode."
+            )
+        self.profiler = build_profiler(profiler)
         self._init_run_state()
 
     def _init_run_state(self) -> None:
@@ -367,5 +374,10 @@ class Trainer(HookDispatch):
                 "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you "
                 "call `Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?"
             )
+        if self._profiling:
+            with self.profiler.profile(actions.SAVE_CHECKPOINT):
+                checkpoint = checkpoint_io.dump_checkpoint(self, weights_only)
+                checkpoint_io.write_checkpoint(checkpoint, filepath)
+            return
         checkpoint = checkpoint_io.dump_checkpoint(self, weights_only)
         checkpoint_io.write_checkpoint(checkpoint, filepath)

@@ -17,6 +17,7 @@ from trainer_core.hooks import is_overridden
 from trainer_core.logging.results import Results
 from trainer_core.loops.fit import iterate_batches
 from trainer_core.module import LightningModule
+from trainer_core.profilers import actions
 from trainer_core.progress import Tracker
 from trainer_core.state import RunningStage
 
@@ -69,6 +70,13 @@ def _takes(fn: Any, name: str, position: int) -> bool:
         return True
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) > position or any(p.name == name for p in params)
+
+
+def _timed_fetches(trainer: Trainer, loader: Any, action: str) -> Any:
+    """The loader, its fetches timed as ``action`` when a profiler is set."""
+    if not trainer._profiling:
+        return loader
+    return actions.ProfiledIterable(loader, trainer.profiler, action)
 
 
 def _inference_context(trainer: Trainer) -> contextlib.AbstractContextManager[Any]:
@@ -193,7 +201,8 @@ class EvalLoop:
         precision = trainer.precision_plugin
         loader_key = dl_idx or 0
         progress = self._progress
-        for batch_idx, batch, is_last in iterate_batches(loader, 0, count):
+        fetches = _timed_fetches(trainer, loader, actions.EVAL_NEXT[hooks.prefix])
+        for batch_idx, batch, is_last in iterate_batches(fetches, 0, count):
             batch = trainer._transfer(batch, dl_idx or 0)
             if progress is not None:
                 progress.is_last_batch = is_last
@@ -298,7 +307,8 @@ class PredictLoop:
         trainer = self.trainer
         precision = trainer.precision_plugin
         keep = self.return_predictions or self._writers[1]
-        for batch_idx, batch, _ in iterate_batches(loader, 0, count):
+        fetches = _timed_fetches(trainer, loader, actions.PREDICT_NEXT)
+        for batch_idx, batch, _ in iterate_batches(fetches, 0, count):
             batch = trainer._transfer(batch, dl_idx)
             self.batch_progress.inc("ready")
             self._note_batch_indices(loader, batch_idx, dl_idx)

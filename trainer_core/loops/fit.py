@@ -14,6 +14,7 @@ from trainer_core.events import Event, ModuleHook
 from trainer_core.hooks import is_overridden
 from trainer_core.logging.results import Results
 from trainer_core.module import LightningModule
+from trainer_core.profilers import actions
 from trainer_core.seed import isolate_rng
 from trainer_core.state import RunningStage
 from trainer_core.utilities.exceptions import MisconfigurationException
@@ -171,12 +172,18 @@ class FitLoop:
         return min(total, trainer.max_steps) if trainer.max_steps != -1 else total
 
     # ---- the loop ----------------------------------------------------------------------------
-    def run(self) -> None:
-        """events.py's fit pseudocode: one ``_fire`` line per hook point, counters beside them."""
+    def run(self, sanity_check: bool = True) -> None:
+        """events.py's fit pseudocode: one ``_fire`` line per hook point, counters beside them.
+
+        ``sanity_check=False``: the tuner's trial runs, which Lightning runs without one.
+        """
         trainer, state, hub = self.trainer, self.trainer.state, self.trainer._hub
-        optimization = trainer._optimization
+        optimization, profiler = trainer._optimization, trainer.profiler
+        run_batch = optimization.run_batch
+        if trainer._profiling:
+            run_batch = actions.profiled(profiler, actions.RUN_TRAINING_BATCH, run_batch)
         batches, epochs = state.progress.batch, state.progress.epoch
-        first_loader = self._prepare()
+        first_loader = self._prepare(sanity_check)
         if first_loader is None:
             return
         hub.start_results(Results(training=True))
@@ -190,7 +197,8 @@ class FitLoop:
                 epochs.inc("started")
             state.is_last_batch, state.resume_mid_epoch, state.phase = False, False, "train"
             first, count = state.epoch_batches_done, trainer.num_training_batches
-            for batch_idx, batch, is_last in iterate_batches(loader, first, count):
+            profiler.start(actions.RUN_TRAINING_EPOCH)
+            for batch_idx, batch, is_last in iterate_batches(self._fetching(loader), first, count):
                 batch = trainer._transfer(batch, 0)
                 self._batch_ready(batch, batch_idx, is_last)
                 if trainer._fire(Event.ON_TRAIN_BATCH_START, batch, batch_idx) == -1:
@@ -198,7 +206,7 @@ class FitLoop:
                     break
                 batches.inc("started")
                 accumulating = optimization.should_accumulate(batch_idx, is_last)
-                outputs = optimization.run_batch(batch, batch_idx, accumulating)
+                outputs = run_batch(batch, batch_idx, accumulating)
                 state.epoch_batches_done = batch_idx + 1
                 batches.inc("processed")
                 if not accumulating:
@@ -221,6 +229,7 @@ class FitLoop:
                 state.phase = "train"
                 if self._stop_after_batch():
                     break
+            profiler.stop(actions.RUN_TRAINING_EPOCH)
             state.phase = "epoch_end"
             epochs.inc("processed")
             hub.epoch_end_reached()
@@ -236,7 +245,14 @@ class FitLoop:
             state.phase = ""
         trainer._fire(Event.ON_TRAIN_END)
 
-    def _prepare(self) -> Any:
+    def _fetching(self, loader: Any) -> Any:
+        """The loader, its fetches timed when a profiler is set."""
+        trainer = self.trainer
+        if not trainer._profiling:
+            return loader
+        return actions.ProfiledIterable(loader, trainer.profiler, actions.TRAIN_NEXT)
+
+    def _prepare(self, sanity_check: bool = True) -> Any:
         """Limits, sanity check and the train loader; None when there is nothing to train."""
         trainer, state, args = self.trainer, self.trainer.state, self.trainer.args
         if args.max_epochs is None and args.max_steps == -1 and args.max_time_s is None:
@@ -250,7 +266,8 @@ class FitLoop:
         trainer.validate_loop.reset_fit_data()
         if not state.restarting:
             state.should_stop = False
-            self._sanity_check()
+            if sanity_check:
+                self._sanity_check()
         loader = self._train_loader()
         trainer.val_check_batch = self._val_check_batch()
         if args.max_steps == -1:  # epoch-based: a processed epoch counts as completed

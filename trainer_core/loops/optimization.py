@@ -13,6 +13,8 @@ from torch.optim import Optimizer
 from trainer_core.events import Event, ModuleHook
 from trainer_core.hooks import is_overridden
 from trainer_core.module import LightningModule
+from trainer_core.profilers import actions
+from trainer_core.profilers.base import Profiler
 from trainer_core.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
@@ -60,8 +62,13 @@ class _Closure:
             return None
         if opt.accumulate > 1:
             loss = loss / opt.accumulate
-        if not opt.skip_backward:
+        if opt.skip_backward:
+            pass
+        elif opt.profiler is None:
             opt.backward(loss, optimizer)
+        else:  # Lightning's closure calls the strategy's backward: timed under that name
+            with opt.profiler.profile(actions.BACKWARD):
+                opt.backward(loss, optimizer)
         self.outputs = {"loss": loss.detach(), **extra}
         return loss
 
@@ -95,6 +102,7 @@ class Optimization:
         self.custom_zero_grad = self.custom_backward = self.custom_step = True
         self.clipping = True
         self.automatic = True
+        self.profiler: Profiler | None = None  # set for a run with a profiler
 
     def start(self) -> None:
         """Cache per-fit facts so the per-batch path does not recompute them.
@@ -112,6 +120,9 @@ class Optimization:
             is_overridden(name, module, LightningModule)
             for name in ("configure_gradient_clipping", "clip_gradients")
         )
+        self.profiler = trainer.profiler if trainer._profiling else None
+        if self.profiler is not None:  # Lightning calls (and times) these hooks every batch
+            self.custom_zero_grad = self.custom_step = self.clipping = True
         params = inspect.signature(trainer.lightning_module.training_step).parameters  # type: ignore[union-attr]
         positional = [
             p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
@@ -192,9 +203,13 @@ class Optimization:
         progress = trainer.state.progress
         counter = progress.optimizer_step if self.automatic else progress.manual_step
         counter.inc("ready")
+        if self.profiler is not None and not self.automatic:  # Lightning times manual steps
+            self.profiler.start(actions.MANUAL_OPTIMIZER_STEP)
         output = trainer.precision_plugin.optimizer_step(
             optimizer, closure, self._after_closure, **kwargs
         )
+        if self.profiler is not None and not self.automatic:
+            self.profiler.stop(actions.MANUAL_OPTIMIZER_STEP)
         counter.inc("completed")
         trainer.state.global_step += 1
         return output

@@ -17,7 +17,7 @@ from trainer_core.module import LightningModule
 from trainer_core.optim import LightningOptimizer, configure_optimizers
 from trainer_core.setup import merge_model_callbacks
 from trainer_core.state import RunningStage, TrainerFn, TrainerStatus
-from trainer_core.utilities.exceptions import MisconfigurationException
+from trainer_core.utilities.exceptions import MisconfigurationException, _TunerExitException
 
 if TYPE_CHECKING:
     from trainer_core.datamodule import LightningDataModule
@@ -75,8 +75,13 @@ def run(
     trainer.state.fn, trainer.state.stage = fn, _STAGES[fn]
     trainer.state.status = TrainerStatus.RUNNING
     trainer._hub.reset_metrics()
+    trainer.profiler._lightning_module = model
+    trainer.profiler.setup(stage=fn.value, local_rank=None, log_dir=trainer.log_dir)
     try:
         return _run_stage(trainer, fn, checkpoint, verbose)
+    except _TunerExitException:  # Tuner: the tuning callback ran; the rest of the run is skipped
+        _finish(trainer, fn.value)
+        return None
     except KeyboardInterrupt as exc:
         print("\nDetected KeyboardInterrupt, attempting graceful shutdown ...")
         _interrupt(trainer, exc)
@@ -105,6 +110,8 @@ def _resolve_model(trainer: Trainer, fn: TrainerFn, model: Any) -> LightningModu
 def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose: bool) -> Any:
     model = trainer.lightning_module
     assert model is not None
+    if trainer._profiling:
+        trainer._refresh_hooks()  # so configure_callbacks is timed too
     trainer.callbacks = merge_model_callbacks(
         trainer.callbacks, trainer._fire(ModuleHook.CONFIGURE_CALLBACKS)
     )
@@ -113,7 +120,7 @@ def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose
     _prepare_data(trainer)
     stage = fn.value
     if trainer.datamodule is not None:
-        trainer.datamodule.setup(stage)
+        trainer._call_datamodule("setup", stage)
     trainer._fire(Event.SETUP, stage)
     trainer._fire(ModuleHook.CONFIGURE_MODEL)
     trainer._refresh_hooks()  # setup/configure_model may have added hooks or layers
@@ -132,15 +139,21 @@ def _run_stage(trainer: Trainer, fn: TrainerFn, checkpoint: dict | None, verbose
         model.cpu()
     if fn == TrainerFn.FITTING:
         trainer._fire(Event.ON_FIT_END)
+    _finish(trainer, stage)
+    return result
+
+
+def _finish(trainer: Trainer, stage: str) -> None:
+    """Teardown hooks, loggers finalized as a success, the profiler's report."""
     if trainer.datamodule is not None:
-        trainer.datamodule.teardown(stage)
+        trainer._call_datamodule("teardown", stage)
     trainer._fire(Event.TEARDOWN, stage)
     trainer._hub.teardown()
     for logger in trainer.loggers:
         logger.finalize("success")
+    trainer.profiler.describe()
     trainer.state.status = TrainerStatus.FINISHED
     trainer.state.stage = None
-    return result
 
 
 def _run_loop(trainer: Trainer, fn: TrainerFn, verbose: bool) -> Any:
@@ -213,7 +226,7 @@ def _verify_manual_optimization(trainer: Trainer) -> None:
 def _prepare_data(trainer: Trainer) -> None:
     datamodule = trainer.datamodule
     if is_overridden("prepare_data", datamodule, DataHooks):
-        datamodule.prepare_data()  # type: ignore[union-attr]
+        trainer._call_datamodule("prepare_data")
     if is_overridden("prepare_data", trainer.lightning_module, DataHooks):
         trainer._fire(ModuleHook.PREPARE_DATA)
 
@@ -274,7 +287,7 @@ def _interrupt(trainer: Trainer, exc: BaseException) -> None:
     if trainer.lightning_module is not None:
         trainer._fire(Event.ON_EXCEPTION, exc)
     if trainer.datamodule is not None:
-        trainer.datamodule.on_exception(exc)
+        trainer._call_datamodule("on_exception", exc)
     for logger in trainer.loggers:
         logger.finalize("failed")
     trainer._hub.teardown()
