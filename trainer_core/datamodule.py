@@ -70,9 +70,17 @@ class LightningDataModule(DataHooks, HyperparametersMixin):
 
     @restricted_classmethod
     def load_from_checkpoint(
-        cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, **kwargs: Any
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
     ) -> Any:
-        """Build the datamodule from a checkpoint's hyper_parameters and its saved state."""
+        """Build the datamodule from a checkpoint's hyper_parameters and its saved state.
+
+        Loads with ``weights_only=True`` unless ``weights_only=False`` is passed (trusted files
+        only: unpickling anything else can run code)."""
         return load_datamodule_from_checkpoint(
-            cls, checkpoint_path, map_location, hparams_file, **kwargs
+            cls, checkpoint_path, map_location, hparams_file, weights_only, **kwargs
         )

@@ -348,7 +348,11 @@ class LightningModule(HyperparametersMixin, ModelHooks, DataHooks, CheckpointHoo
         weights_only: bool | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Build the module from a checkpoint's hyper_parameters (kwargs override) and weights."""
+        """Build the module from a checkpoint's hyper_parameters (kwargs override) and weights.
+
+        Loads with ``weights_only=True`` (tensors, plain containers and numbers only, so a
+        crafted file cannot run code) unless ``weights_only=False`` is passed for a trusted file
+        whose hyperparameters hold other objects; Lightning 2.6 does the same."""
         return load_module_from_checkpoint(
             cls, checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
         )

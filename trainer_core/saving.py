@@ -6,6 +6,7 @@ import csv
 import functools
 import inspect
 import os
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,28 +42,66 @@ class restricted_classmethod:  # noqa: N801 - used as a decorator, like classmet
 def load_checkpoint_file(
     path: Any, map_location: Any = None, weights_only: bool | None = None
 ) -> dict[str, Any]:
-    """torch.load with an error that names the problem when the file is missing or not a ckpt."""
-    if not isinstance(path, (str, os.PathLike)):
-        return torch.load(path, map_location=map_location, weights_only=bool(weights_only))
+    """torch.load with an error that names the problem when the file is missing or not a ckpt.
+
+    ``weights_only=None`` means True, as in Lightning 2.6 on torch >= 2.6: only tensors, plain
+    containers and numbers are unpickled, so a crafted file cannot run code. Pass
+    ``weights_only=False`` for a file you trust that holds other objects (an Enum or a dataclass
+    in the hyperparameters, say).
+    """
+    safe = resolve_weights_only(weights_only)
+    if not isinstance(path, (str, os.PathLike)):  # a file-like object
+        return _load(path, map_location, safe, name=repr(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"Checkpoint file not found: {str(path)!r}. Pass an existing .ckpt path, 'last' or "
             "'best'."
         )
-    try:
-        checkpoint = torch.load(
-            path,
-            map_location=map_location or _default_map_location,
-            weights_only=bool(weights_only),
-        )
-    except Exception as exc:
-        raise ValueError(
-            f"{str(path)!r} is not a readable checkpoint ({type(exc).__name__}: {exc}). Pass a file "
-            "written by Trainer.save_checkpoint or ModelCheckpoint."
-        ) from exc
+    checkpoint = _load(path, map_location or _default_map_location, safe, name=repr(str(path)))
     if not isinstance(checkpoint, dict):
         raise ValueError(f"{str(path)!r} does not hold a checkpoint dict; got {type(checkpoint)}.")
     return checkpoint
+
+
+def resolve_weights_only(weights_only: bool | None) -> bool:
+    """The one default of every load path: safe unless the caller opts out explicitly."""
+    return True if weights_only is None else bool(weights_only)
+
+
+def _load(source: Any, map_location: Any, weights_only: bool, name: str) -> Any:
+    try:
+        return torch.load(source, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        if weights_only and _refused_an_object(exc):
+            # Lightning lets torch's UnpicklingError through: the same type, saying what to do.
+            raise pickle.UnpicklingError(
+                f"{name} holds objects that `weights_only=True` refuses to unpickle (only "
+                "tensors, plain containers and numbers load that way, so a crafted file cannot "
+                "run code). If you trust the file, load it with `weights_only=False`. "
+                f"{_refusal_reason(exc)}"
+            ) from exc
+        raise _unreadable(name, exc) from exc
+    except Exception as exc:
+        raise _unreadable(name, exc) from exc
+
+
+def _refused_an_object(exc: Exception) -> bool:
+    """torch refused a class or function (a crafted payload, an Enum in hparams), as opposed
+    to a file that is no pickle at all (torch words both as "Weights only load failed")."""
+    return any(cue in str(exc) for cue in ("GLOBAL", "add_safe_globals", "allowlist"))
+
+
+def _refusal_reason(exc: Exception) -> str:
+    """torch's one line naming the refused global, without its page of advice."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    return next((line for line in lines if line.startswith("WeightsUnpickler error")), "")
+
+
+def _unreadable(name: str, exc: Exception) -> ValueError:
+    return ValueError(
+        f"{name} is not a readable checkpoint ({type(exc).__name__}: {exc}). Pass a file "
+        "written by Trainer.save_checkpoint or ModelCheckpoint."
+    )
 
 
 def _default_map_location(storage: Any, location: str) -> Any:
@@ -74,11 +113,21 @@ def _default_map_location(storage: Any, location: str) -> Any:
     return None
 
 
+class _HparamsLoader(yaml.SafeLoader):
+    """yaml's safe loader, plus the one python tag Lightning's hparams.yaml files carry."""
+
+
+_HparamsLoader.add_constructor(
+    "tag:yaml.org,2002:python/tuple",
+    lambda loader, node: tuple(loader.construct_sequence(node)),  # type: ignore[arg-type]
+)
+
+
 def _load_hparams_file(path: Any) -> dict[str, Any]:
     suffix = Path(path).suffix
     if suffix in (".yaml", ".yml"):
         with open(path) as handle:
-            return yaml.safe_load(handle) or {}
+            return yaml.load(handle, Loader=_HparamsLoader) or {}  # noqa: S506 - a safe loader
     if suffix == ".csv":
         with open(path) as handle:
             return {row["key"]: yaml.safe_load(row["value"]) for row in csv.DictReader(handle)}
@@ -119,10 +168,11 @@ def load_datamodule_from_checkpoint(
     checkpoint_path: Any,
     map_location: Any = None,
     hparams_file: Any = None,
+    weights_only: bool | None = None,
     **kwargs: Any,
 ) -> Any:
     """A datamodule from its own ``datamodule_hyper_parameters`` and its saved state."""
-    checkpoint = load_checkpoint_file(checkpoint_path, map_location, None)
+    checkpoint = load_checkpoint_file(checkpoint_path, map_location, weights_only)
     datamodule = _instantiate(cls, checkpoint, hparams_file, kwargs, prefix="datamodule_")
     state = checkpoint.get(cls.__qualname__)
     if state:

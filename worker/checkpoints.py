@@ -10,6 +10,7 @@ row with a `checkpoint` event.
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from api.db.jobs import append_events, lock_job
 from api.db.models import EventType
 from api.db.session import session_scope
 from api.settings import Settings
-from worker.failures import InfraError
+from worker.failures import InfraError, UnsafeCheckpointError
 from worker.sync import JobSync
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,21 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def read_meta(path: Path) -> dict[str, Any]:
-    """Step, epoch and the monitored value stored in a checkpoint file (weights stay mapped)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    """Step, epoch and the monitored value stored in a checkpoint file (weights stay mapped).
+
+    Read as predict and resume read it, with weights_only=True: a file that only loads
+    unsafely is refused here, at its first save, rather than at its first use."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as exc:
+        refused = next((ln for ln in str(exc).splitlines() if "GLOBAL" in ln), str(exc)[:300])
+        raise UnsafeCheckpointError(
+            f"checkpoint {path.name} cannot be loaded with torch.load(weights_only=True), which "
+            "is how the service loads checkpoints (predict, resume): the module's "
+            "hyperparameters or a callback's state hold an object other than tensors, numbers, "
+            "strings and plain containers. Leave such arguments out with "
+            f"self.save_hyperparameters(ignore=[...]). torch: {refused.strip()}"
+        ) from None
     stamp = ckpt.get("trainyard") or {}
     return {
         "step": int(ckpt.get("global_step", 0)),
@@ -95,6 +109,8 @@ class CheckpointSync:
         self.pending = False
         try:
             self._sync_files()
+        except UnsafeCheckpointError:
+            raise  # the user's component, not the service
         except Exception as exc:
             raise InfraError(f"storing checkpoints failed: {exc!r}") from exc
 
@@ -116,10 +132,11 @@ class CheckpointSync:
             self.store.delete(key)
 
     def _upload(self, path: Path) -> dict[str, Any]:
+        meta = read_meta(path)  # first: a file refused here is never uploaded
         key = checkpoint_key(self.job_id, self.attempt)
         size, sha256 = self.store.put_file(path, key)
         return {
-            **read_meta(path),
+            **meta,
             "job_id": self.job_id,
             "attempt": self.attempt,
             "storage_key": key,

@@ -37,3 +37,8 @@ def error_summary(exc: BaseException) -> dict[str, Any]:
 
 class InfraError(Exception):
     """The service, not the user's code, failed mid-job (database, artifact store)."""
+
+
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint the job wrote holds objects `torch.load(weights_only=True)` refuses: the
+    user's component must change (predict and resume load only that way), so a user error."""

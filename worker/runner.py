@@ -39,7 +39,7 @@ from worker.build import (
 from worker.callbacks import DatabaseLogger, ServiceCallback
 from worker.checkpoints import CheckpointSync
 from worker.dispatch import send_job
-from worker.failures import InfraError, error_summary, failure_class
+from worker.failures import InfraError, UnsafeCheckpointError, error_summary, failure_class
 from worker.lifecycle import RETRY, Outcome
 from worker.logcapture import capture_output
 from worker.preemption import Preempted, Preemption
@@ -157,7 +157,7 @@ def train(run: Attempt, sync: JobSync) -> Outcome:
         log.warning("job %s failed in user code: %r", run.job.id, exc)
         try:  # what was saved before the failure stays downloadable
             checkpoints.sync_files()
-        except InfraError:
+        except (InfraError, UnsafeCheckpointError):
             log.exception("job %s: could not store its last checkpoints", run.job.id)
         cls = failure_class(exc)
         return Outcome(
@@ -165,7 +165,11 @@ def train(run: Attempt, sync: JobSync) -> Outcome:
             {"failure_class": cls, "error": error_summary(exc)},
             reason=f"{type(exc).__name__} in user code",
         )
-    return after_fit(run, trainer, sync, checkpoints)
+    try:
+        return after_fit(run, trainer, sync, checkpoints)
+    except UnsafeCheckpointError as exc:  # a first checkpoint written only on the way out
+        error = {"failure_class": FailureClass.user_error, "error": error_summary(exc)}
+        return Outcome(JobStatus.failed, error, reason="unsafe checkpoint")
 
 
 def fit_and_test(run: Attempt, sync: JobSync, checkpoints: CheckpointSync) -> L.Trainer:

@@ -47,7 +47,7 @@ class _ExperimentWriter:
         self.hparams.update(params)
         if self.hparams:
             with open(os.path.join(self.log_dir, self.NAME_HPARAMS_FILE), "w") as handle:
-                yaml.dump(_yaml_safe(self.hparams), handle)
+                yaml.safe_dump(_yaml_safe(self.hparams), handle)
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         row = dict(metrics)
@@ -116,7 +116,10 @@ class _ExperimentWriter:
 
 
 def _yaml_safe(params: dict[str, Any]) -> dict[str, Any]:
-    """Values yaml can write; anything else becomes its repr (as Lightning does)."""
+    """Values yaml can write; anything else becomes its repr (as Lightning does).
+
+    Written with ``safe_dump`` (a tuple becomes a list, where Lightning writes a python/tuple
+    tag), so ``yaml.safe_load`` reads every hparams.yaml back without running constructors."""
     safe: dict[str, Any] = {}
     for key, value in params.items():
         try:

@@ -119,7 +119,7 @@ class TensorBoardLogger(VersionedDirLogger):
             if self._hparams_dirty or not os.path.isfile(path):
                 os.makedirs(log_dir, exist_ok=True)
                 with open(path, "w") as handle:
-                    yaml.dump(_yaml_safe(self.hparams), handle)
+                    yaml.safe_dump(_yaml_safe(self.hparams), handle)
                 self._hparams_dirty = False
         if self._experiment is not None:
             self._experiment.flush()

@@ -23,6 +23,10 @@ def _to_python(value: Any) -> Any:
     return value.item() if isinstance(value, torch.Tensor) else value
 
 
+def _on_cpu(value: Any) -> Any:
+    return value.cpu() if isinstance(value, torch.Tensor) else value
+
+
 class MetricsHub:
     """Holds the dicts; the loops tell it when steps and epochs end."""
 
@@ -114,8 +118,9 @@ class MetricsHub:
         """Detach from the stage and move the kept values to CPU (as Lightning does)."""
         self._merge()
         self.results = None
-        self._callback = {k: v.cpu() for k, v in self._callback.items()}
-        self._logged = {k: v.cpu() for k, v in self._logged.items()}
+        # callbacks may put plain numbers in them (ThroughputMonitor, as in Lightning)
+        self._callback = {k: _on_cpu(v) for k, v in self._callback.items()}
+        self._logged = {k: _on_cpu(v) for k, v in self._logged.items()}
 
     # ---- loggers -----------------------------------------------------------------------------
     @property
