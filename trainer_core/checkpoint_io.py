@@ -172,9 +172,12 @@ def resolve_ckpt_path(trainer: Trainer, fn: TrainerFn, ckpt_path: Any, model_pro
     return os.fspath(ckpt_path)
 
 
-def load_for_run(path: str) -> dict[str, Any]:
-    """Read the file before any hook runs, so a bad path fails before work is done."""
-    checkpoint = load_checkpoint_file(path, weights_only=False)
+def load_for_run(path: str, weights_only: bool | None = None) -> dict[str, Any]:
+    """Read the file before any hook runs, so a bad path fails before work is done.
+
+    Safe by default (``weights_only=True``): every checkpoint trainer_core writes loads that way.
+    """
+    checkpoint = load_checkpoint_file(path, weights_only=weights_only)
     if "state_dict" not in checkpoint:
         raise ValueError(
             f"{path!r} is not a trainer checkpoint: it has no 'state_dict' key (keys: "

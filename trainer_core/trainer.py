@@ -312,12 +312,24 @@ class Trainer(HookDispatch):
         val_dataloaders: Any = None,
         datamodule: LightningDataModule | None = None,
         ckpt_path: str | os.PathLike | None = None,
+        weights_only: bool | None = None,
     ) -> None:
-        """Train ``model``; returns None (spec section 3)."""
+        """Train ``model``; returns None (spec section 3).
+
+        ``ckpt_path`` is read with ``weights_only=True`` unless ``weights_only=False`` is
+        passed (a trusted file holding other objects), as in every entry point below."""
         if isinstance(train_dataloaders, LightningDataModule):
             datamodule, train_dataloaders = train_dataloaders, None
         loaders = {"train": train_dataloaders, "val": val_dataloaders}
-        run_mod.run(self, TrainerFn.FITTING, model, datamodule, loaders, ckpt_path)
+        run_mod.run(
+            self,
+            TrainerFn.FITTING,
+            model,
+            datamodule,
+            loaders,
+            ckpt_path,
+            weights_only=weights_only,
+        )
 
     def validate(
         self,
@@ -326,12 +338,14 @@ class Trainer(HookDispatch):
         ckpt_path: str | os.PathLike | None = None,
         verbose: bool = True,
         datamodule: LightningDataModule | None = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """One pass over the val data; one dict of epoch metrics per dataloader."""
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
+        loaders = {"val": dataloaders}
         return run_mod.run(  # type: ignore[no-any-return]
-            self, TrainerFn.VALIDATING, model, datamodule, {"val": dataloaders}, ckpt_path, verbose
+            self, TrainerFn.VALIDATING, model, datamodule, loaders, ckpt_path, verbose, weights_only
         )
 
     def test(
@@ -341,12 +355,14 @@ class Trainer(HookDispatch):
         ckpt_path: str | os.PathLike | None = None,
         verbose: bool = True,
         datamodule: LightningDataModule | None = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """One pass over the test data; one dict of epoch metrics per dataloader."""
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
+        loaders = {"test": dataloaders}
         return run_mod.run(  # type: ignore[no-any-return]
-            self, TrainerFn.TESTING, model, datamodule, {"test": dataloaders}, ckpt_path, verbose
+            self, TrainerFn.TESTING, model, datamodule, loaders, ckpt_path, verbose, weights_only
         )
 
     def predict(
@@ -356,13 +372,21 @@ class Trainer(HookDispatch):
         datamodule: LightningDataModule | None = None,
         return_predictions: bool | None = None,
         ckpt_path: str | os.PathLike | None = None,
+        weights_only: bool | None = None,
     ) -> Any:
         """predict_step outputs on CPU: a list per dataloader (a list of lists for several)."""
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
         self.predict_loop.return_predictions = return_predictions is not False
+        loaders = {"predict": dataloaders}
         return run_mod.run(
-            self, TrainerFn.PREDICTING, model, datamodule, {"predict": dataloaders}, ckpt_path
+            self,
+            TrainerFn.PREDICTING,
+            model,
+            datamodule,
+            loaders,
+            ckpt_path,
+            weights_only=weights_only,
         )
 
     def save_checkpoint(

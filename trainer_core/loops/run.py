@@ -60,6 +60,7 @@ def run(
     loaders: dict[str, Any],
     ckpt_path: Any,
     verbose: bool = True,
+    weights_only: bool | None = None,
 ) -> Any:
     model_provided = model is not None
     model = _resolve_model(trainer, fn, model)
@@ -68,7 +69,9 @@ def run(
             f"You cannot pass both dataloaders and `datamodule=` to `trainer.{fn.value}()`: pass one."
         )
     ckpt_path = checkpoint_io.resolve_ckpt_path(trainer, fn, ckpt_path, model_provided)
-    checkpoint = checkpoint_io.load_for_run(ckpt_path) if ckpt_path is not None else None
+    checkpoint = None
+    if ckpt_path is not None:
+        checkpoint = checkpoint_io.load_for_run(ckpt_path, weights_only)
     trainer.ckpt_path = ckpt_path
     trainer._attach(model, datamodule, loaders)
     drop_unpicklable(model.hparams)  # so checkpoints can be written (Lightning's clean_namespace)
