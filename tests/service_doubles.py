@@ -114,3 +114,19 @@ def tiny_spec(
     }
     spec.update(extra)
     return spec
+
+
+class NamedMetricRegressor(TinyRegressor):
+    """TinyRegressor that also logs its loss under `metric_name`, whatever that name is."""
+
+    def __init__(self, metric_name: str = "extra", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters()
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.log(self.hparams.metric_name, loss)
+        return loss
+
+
+register(NamedMetricRegressor, name="named_metric_regressor", kind="module")

@@ -20,11 +20,13 @@ from api.db.metrics import MetricRow, insert_metrics
 from api.db.models import EventType
 from api.db.session import session_scope
 from api.settings import Settings
+from trainyard.schemas.common import refuse_control_characters
 from worker import lifecycle
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVENT_INTERVAL_S = 0.5  # clients get at most ~2 progress events per second
+PROGRESS_EVENT_INTERVAL_S = 0.5
+METRIC_NAME_MAX = 200  # metrics.name  # clients get at most ~2 progress events per second
 
 
 def json_number(value: float) -> float | None:
@@ -61,6 +63,8 @@ class JobSync:
         self._thread: threading.Thread | None = None
         self._last_progress_event = 0.0
         self._unannounced: dict[str, Any] | None = None  # newest progress not yet sent as event
+        self._refused_names: set[str] = set()  # metric names that cannot be stored, said once
+        self._refusals: list[dict[str, Any]] = []  # log lines saying so, not yet written
         # Set by this thread, read by the training thread at batch boundaries.
         self.stop_reason: str | None = None  # "cancel" | "lost" | "timeout"
 
@@ -202,7 +206,8 @@ class JobSync:
             job = lock_job(session, self.job_id)
             if job is None:
                 return
-            stored = insert_metrics(session, [m for m in metrics if _storable(m, session)])
+            storable = [m for m in metrics if self._storable(m, session)]
+            stored = insert_metrics(session, storable)
             events: list[tuple[EventType, dict[str, Any]]] = [
                 (EventType.metric, {**m, "value": json_number(m["value"])}) for m in stored
             ]
@@ -210,6 +215,9 @@ class JobSync:
                 latest = dict(job.latest_metrics or {})
                 latest.update({m["name"]: json_number(m["value"]) for m in stored})
                 job.latest_metrics = latest
+            # Into `logs` itself: a failed write puts `logs` back, refusals with them.
+            logs.extend(self._refusals)
+            self._refusals = []
             events += [(EventType.log, line) for line in logs]
             if progress is not None:
                 job.progress = progress
@@ -218,7 +226,26 @@ class JobSync:
             if events:
                 append_events(session, job, events)
 
-
-def _storable(row: MetricRow, session: Any) -> bool:
-    # SQLite stores NaN as NULL, which the NOT NULL value column refuses.
-    return not (math.isnan(row["value"]) and session.get_bind().dialect.name == "sqlite")
+    def _storable(self, row: MetricRow, session: Any) -> bool:
+        """Whether the point fits its columns. A name that does not (too long, a control
+        character: PostgreSQL refuses NUL, SQLite would keep it) is dropped on both databases
+        alike, and said once in the job's log instead of failing every flush after it."""
+        # SQLite stores NaN as NULL, which the NOT NULL value column refuses.
+        if math.isnan(row["value"]) and session.get_bind().dialect.name == "sqlite":
+            return False
+        name = str(row["name"])
+        problem = None
+        if len(name) > METRIC_NAME_MAX:
+            problem = f"it is longer than {METRIC_NAME_MAX} characters"
+        else:
+            try:
+                refuse_control_characters(name)
+            except ValueError as exc:
+                problem = str(exc).split(";")[0]
+        if problem is None:
+            return True
+        if name not in self._refused_names:
+            self._refused_names.add(name)
+            line = f"trainyard: metric {name[:80]!r} is not stored: {problem}"
+            self._refusals.append({"stream": "stderr", "line": line, "at": time.time()})
+        return False

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, cast, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -46,7 +46,17 @@ class TransitionError(Exception):
 
 
 def lock_job(session: Session, job_id: str) -> Job | None:
-    """Load the job under a row lock (SELECT ... FOR UPDATE; SQLite serialises writers anyway)."""
+    """Load the job under a row lock: SELECT ... FOR UPDATE on PostgreSQL; on SQLite, the
+    database's write lock, held until the transaction ends.
+
+    SQLite ignores FOR UPDATE, and Python's sqlite3 opens a transaction only at the first
+    write, so a plain SELECT locks nothing: two writers would read the same max(seq) and one
+    would fail on the events' unique index. A no-op UPDATE as the first statement makes SQLite
+    take its write lock (waiting out the busy timeout for any other writer) before anything
+    is read.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Job).where(Job.id == job_id).values(id=Job.id))
     return session.scalars(
         select(Job)
         .where(Job.id == job_id)
@@ -181,11 +191,12 @@ def list_jobs(
 
 
 def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    """Whether the job's tags hold exactly `tag` (case-sensitive on both databases; SQLite's
+    LIKE would ignore case and answer differently from PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(Job.tags, JSONB).contains([tag])
-    # SQLite stores JSON text; tags are validated to [A-Za-z0-9_.:=-], so '"tag"' is exact.
-    escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Job.tags.like(f'%"{escaped}"%', escape="\\")
+    element = func.json_each(Job.tags).table_valued("value")
+    return exists(select(element.c.value).where(element.c.value == tag))
 
 
 def list_transitions(session: Session, job_id: str) -> list[JobTransition]:

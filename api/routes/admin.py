@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.db.models import Project, Token
+from api.db.models import Project, Token, utcnow
 from api.db.tokens import create_token, get_project_by_name, list_tokens, revoke_token
 from api.deps import AdminDep, SessionDep
 from api.errors import AppError, ErrorCode
@@ -74,14 +76,33 @@ def list_projects(session: SessionDep, admin: AdminDep) -> ProjectList:
     responses={**ADMIN_ERRORS, **error_responses(422)},
 )
 def create_token_route(body: TokenCreate, session: SessionDep, admin: AdminDep) -> TokenCreated:
-    """A token for a project (created when missing). The secret is in this response only."""
-    if body.expires_at is not None and body.expires_at.tzinfo is None:
-        raise AppError(ErrorCode.validation_error, "expires_at: give a timezone, e.g. ...Z")
+    """A token for a project (created when missing). The secret is in this response only.
+    `expires_at` must be timezone-aware and in the future."""
     row, plaintext = create_token(
-        session, body.project, name=body.name, is_admin=body.is_admin, expires_at=body.expires_at
+        session,
+        body.project,
+        name=body.name,
+        is_admin=body.is_admin,
+        expires_at=_future_utc(body.expires_at),
     )
     session.commit()
     return TokenCreated(**_token(row).model_dump(), token=plaintext)
+
+
+def _future_utc(expires_at: datetime | None) -> datetime | None:
+    """The expiry in UTC: SQLite keeps a datetime's clock time and drops its offset, so a
+    +05:00 expiry stored as given would last five hours longer there than on PostgreSQL."""
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        raise AppError(ErrorCode.validation_error, "expires_at: give a timezone, e.g. ...Z")
+    expires_at = expires_at.astimezone(UTC)
+    if expires_at <= utcnow():
+        raise AppError(
+            ErrorCode.validation_error,
+            f"expires_at: {expires_at.isoformat()} is already past; give a future time",
+        )
+    return expires_at
 
 
 @router.get("/v1/tokens", response_model=TokenList, summary="List tokens", responses=ADMIN_ERRORS)

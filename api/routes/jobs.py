@@ -142,7 +142,8 @@ def read_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
 def cancel_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
     """A queued job is cancelled at once and never starts. A running job becomes
     `cancelling`: its worker stops at the next batch boundary, saves a last checkpoint and ends
-    `cancelled`. A finished job answers 409 `job_not_cancellable`."""
+    `cancelled`. Cancelling again is safe: a cancelling or cancelled job answers 200 with the
+    job as it is. A job that already succeeded or failed answers 409 `job_not_cancellable`."""
     require_job(session, principal, job_id)
     job = job_service.cancel_job(session, job_id)
     return job_public(session, job)

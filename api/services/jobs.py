@@ -97,7 +97,8 @@ def dispatch(session: Session, job: Job, dispatcher: Dispatcher) -> None:
 
 def cancel_job(session: Session, job_id: str) -> Job:
     """queued -> cancelled (never starts); running -> cancelling (the worker stops at the next
-    batch, saves a last checkpoint, ends cancelled); cancelling stays; finished -> 409."""
+    batch, saves a last checkpoint, ends cancelled). Repeating a cancel is safe: a cancelling
+    or cancelled job is returned as it is. A job that succeeded or failed -> 409."""
     job = lock_job(session, job_id)
     if job is None:
         raise AppError(ErrorCode.job_not_found, f"no job {job_id}")
@@ -112,10 +113,10 @@ def cancel_job(session: Session, job_id: str) -> Job:
             session, job_id, from_=[JobStatus.running], to=JobStatus.cancelling,
             reason=reason, cancel_requested=True,
         )  # fmt: skip
-    elif job.status != JobStatus.cancelling:
+    elif job.status not in (JobStatus.cancelling, JobStatus.cancelled):
         raise AppError(
             ErrorCode.job_not_cancellable,
-            f"job {job_id} is already {job.status}; only queued or running jobs can be cancelled",
+            f"job {job_id} already {job.status}; only queued or running jobs can be cancelled",
         )
     session.commit()
     return job

@@ -110,7 +110,7 @@ def test_cancel_running_job_asks_the_worker_to_stop(
     assert len(again.json()["transitions"]) == 3  # the repeat changed nothing
 
 
-@pytest.mark.parametrize("final", [JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled])
+@pytest.mark.parametrize("final", [JobStatus.succeeded, JobStatus.failed])
 def test_cancel_finished_job_is_409(
     client: TestClient, auth: dict[str, str], database_url: str, final: JobStatus
 ) -> None:
@@ -120,6 +120,21 @@ def test_cancel_finished_job_is_409(
     assert response.status_code == 409
     assert response.json()["error_code"] == "job_not_cancellable"
     assert final.value in response.json()["detail"]
+
+
+def test_cancelling_a_cancelled_job_again_is_200_and_changes_nothing(
+    client: TestClient, auth: dict[str, str], database_url: str
+) -> None:
+    queued = submit(client, auth)["id"]
+    running = submit(client, auth)["id"]
+    move(database_url, running, JobStatus.running, JobStatus.cancelling, JobStatus.cancelled)
+    first = client.post(f"/v1/jobs/{queued}/cancel", headers=auth).json()
+    for job_id, before in ((queued, first), (running, None)):
+        before = before or client.get(f"/v1/jobs/{job_id}", headers=auth).json()
+        again = client.post(f"/v1/jobs/{job_id}/cancel", headers=auth)
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "cancelled"
+        assert again.json()["transitions"] == before["transitions"]  # nothing new recorded
 
 
 def test_cancel_someone_elses_job_is_404_and_changes_nothing(

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.client.conftest import Cli, ok
 
 
@@ -44,10 +46,15 @@ def test_jobs_status_logs_and_components(cli: Cli, submitted: dict[str, Any]) ->
 def test_predict_from_a_json_file(cli: Cli, submitted: dict[str, Any], tmp_path: Path) -> None:
     sample = [[0.0] * 64, [0.5] * 64]
     (tmp_path / "in.json").write_text(json.dumps({"inputs": sample}))
-    outputs = json.loads(ok(cli("predict", submitted["id"], "--input", "in.json")))
-    assert len(outputs) == 2 and len(outputs[0]) == 64
-    bare = json.loads(ok(cli("predict", submitted["id"], "--input", "in.json", "--full")))
-    assert bare["outputs"] == outputs
+    answer = json.loads(ok(cli("predict", submitted["id"], "--input", "in.json", "--json")))
+    outputs = answer["outputs"]
+    assert len(outputs) == 2 and len(outputs[0]) == 64 and len(answer["checkpoint_id"]) == 32
+    rows = ok(cli("predict", submitted["id"], "--input", "in.json")).splitlines()
+    assert len(rows) == 2  # a row per sample, not a line per number
+    for index, (row, expected) in enumerate(zip(rows, outputs, strict=True)):
+        label, values = row.split("\t")
+        assert int(label) == index
+        assert [float(v) for v in values.split()] == pytest.approx(expected, rel=1e-3, abs=1e-4)
 
 
 def checkpoint_of(cli: Cli, job_id: str) -> dict[str, Any]:
@@ -88,7 +95,7 @@ def test_download_reports_a_sha256_mismatch(
 def test_errors_print_the_error_code_and_exit_nonzero(
     cli: Cli, submitted: dict[str, Any], tmp_path: Path
 ) -> None:
-    cancelled = cli("cancel", submitted["id"])
+    cancelled = cli("cancel", submitted["id"])  # it succeeded: too late to cancel
     assert cancelled.returncode == 1
     assert "error: job_not_cancellable (HTTP 409): " in cancelled.stderr
     missing = cli("status", "0" * 32)

@@ -10,7 +10,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from trainyard.cli.common import client_of, print_json, reports_errors, table
+from trainyard.cli.common import client_of, echo, print_json, reports_errors, table
 
 
 def _when(moment: datetime | None) -> str:
@@ -32,7 +32,7 @@ def list_projects(args: argparse.Namespace) -> int:
 def create_project(args: argparse.Namespace) -> int:
     with client_of(args) as client:
         project = client.create_project(args.name)
-    print(f"project {project.name} ({project.id})")
+    echo(f"project {project.name} ({project.id})")
     return 0
 
 
@@ -65,7 +65,7 @@ def create_token(args: argparse.Namespace) -> int:
         fields["expires_at"] = args.expires_at
     with client_of(args) as client:
         created = client.create_token(args.project, name=args.name, **fields)
-    print(created.token)
+    echo(created.token)
     return 0
 
 
@@ -73,7 +73,7 @@ def create_token(args: argparse.Namespace) -> int:
 def revoke_token(args: argparse.Namespace) -> int:
     with client_of(args) as client:
         token = client.revoke_token(args.token_id)
-    print(f"token {token.id} revoked at {_when(token.revoked_at)}")
+    echo(f"token {token.id} revoked at {_when(token.revoked_at)}")
     return 0
 
 

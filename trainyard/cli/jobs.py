@@ -14,6 +14,7 @@ from trainyard.cli.common import (
     Subparsers,
     UsageError,
     client_of,
+    echo,
     print_json,
     reports_errors,
     table,
@@ -56,9 +57,9 @@ def submit(args: argparse.Namespace) -> int:
         if args.json and not args.watch:
             print_json(job)
             return 0
-        print(f"submitted job {job.id} ({job.status})")
+        echo(f"submitted job {job.id} ({job.status})")
         if not args.watch:
-            print(f"watch it with: trainyard watch {job.id}")
+            echo(f"watch it with: trainyard watch {job.id}")
             return 0
         return _watch(client, job.id, args.logs)
 
@@ -134,18 +135,18 @@ def status(args: argparse.Namespace) -> int:
         print_json(job)
         return 0
     p = job.progress
-    print(f"job       {job.id} ({job.name or 'unnamed'})")
-    print(f"status    {job.status} (attempt {job.attempt})")
-    print(f"progress  epoch {p.epoch if p.epoch is not None else '-'}, step {_progress(p)}")
+    echo(f"job       {job.id} ({job.name or 'unnamed'})")
+    echo(f"status    {job.status} (attempt {job.attempt})")
+    echo(f"progress  epoch {p.epoch if p.epoch is not None else '-'}, step {_progress(p)}")
     for name, value in sorted(job.latest_metrics.items()):
-        print(f"metric    {name} = {format_value(value)}")
+        echo(f"metric    {name} = {format_value(value)}")
     if job.best_checkpoint is not None:
         best = job.best_checkpoint
-        print(f"best      checkpoint {best.id} (epoch {best.epoch}, step {best.step})")
+        echo(f"best      checkpoint {best.id} (epoch {best.epoch}, step {best.step})")
     if job.error:
-        print(f"error     {job.error.get('type', '')}: {job.error.get('message', '')}")
+        echo(f"error     {job.error.get('type', '')}: {job.error.get('message', '')}")
     for t in job.transitions:
-        print(f"history   {t.at:%Y-%m-%d %H:%M:%S}  {t.from_status or '-'} -> {t.to_status}")
+        echo(f"history   {t.at:%Y-%m-%d %H:%M:%S}  {t.from_status or '-'} -> {t.to_status}")
     return 0
 
 
@@ -153,7 +154,7 @@ def status(args: argparse.Namespace) -> int:
 def cancel(args: argparse.Namespace) -> int:
     with client_of(args) as client:
         job = client.cancel(args.job_id)
-    print(f"job {job.id} is {job.status}")
+    echo(f"job {job.id} is {job.status}")
     return 0
 
 
@@ -214,7 +215,8 @@ def logs(args: argparse.Namespace) -> int:
 
 
 def _print_line(stream: str, line: str) -> None:
-    print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
+    # A job's own output: tabs stay, escape sequences (colours included) are shown, not run.
+    echo(line, sys.stderr if stream == "stderr" else sys.stdout, keep="\t", flush=True)
 
 
 @reports_errors
@@ -226,12 +228,12 @@ def download(args: argparse.Namespace) -> int:
         path = Path(args.output or f"{args.job_id}-{row.kind}-step{row.step}.ckpt")
         partial = part_path(path)
         if partial.exists():
-            print(f"resuming {partial} from byte {partial.stat().st_size} of {row.size}")
+            echo(f"resuming {partial} from byte {partial.stat().st_size} of {row.size}")
         with _download_progress() as on_progress:
             result = client.download_checkpoint(
                 args.job_id, path, checkpoint=row.id, on_progress=on_progress
             )
-    print(f"saved {result.path} ({result.size} bytes, sha256 {result.sha256} verified)")
+    echo(f"saved {result.path} ({result.size} bytes, sha256 {result.sha256} verified)")
     return 0
 
 
@@ -270,8 +272,33 @@ def predict(args: argparse.Namespace) -> int:
         raise UsageError(f'{args.input} must hold a list of samples or {{"inputs": [...]}}')
     with client_of(args) as client:
         answer = client.predict(args.job_id, payload, checkpoint=checkpoint)
-    print_json(answer if args.full else answer.outputs)
+    if args.json:
+        print_json(answer)
+        return 0
+    outputs = answer.outputs if isinstance(answer.outputs, list) else [answer.outputs]
+    for index, sample in enumerate(outputs):
+        echo(f"{index}\t{_sample_row(sample)}", keep="\t")
     return 0
+
+
+def _sample_row(sample: Any) -> str:
+    """One sample's output on one line: its numbers (nested lists flattened, in order) with
+    four significant digits; anything else (a dict) as compact JSON."""
+    from trainyard.cli.watch import format_value
+
+    numbers: list[Any] = []
+
+    def flatten(value: Any) -> bool:
+        if isinstance(value, list):
+            return all(flatten(v) for v in value)
+        if value is None or isinstance(value, (int, float)):
+            numbers.append(value)
+            return True
+        return False
+
+    if not flatten(sample):
+        return json.dumps(sample, separators=(",", ":"))
+    return " ".join(format_value(v) for v in numbers)
 
 
 def add_artifacts(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -286,9 +313,18 @@ def add_artifacts(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="file to write (default: <job>-<kind>-step<N>.ckpt)")
     p.set_defaults(func=download)
 
-    p = sub.add_parser("predict", parents=[common], help="run a job's model on inputs")
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="run a job's model on inputs",
+        description="Prints one line per sample: its index, a tab, then predict_step's output "
+        "for it (numbers flattened, 4 significant digits). --json prints the whole response "
+        "(job_id, checkpoint_id, outputs) with full precision.",
+    )
     p.add_argument("job_id")
     p.add_argument("--input", required=True, help='JSON file: [samples...] or {"inputs": ...}')
     p.add_argument("--checkpoint", default="best", help="best (default), last, or an id")
-    p.add_argument("--full", action="store_true", help="print the whole response")
+    p.add_argument(
+        "--json", "--full", dest="json", action="store_true", help="print the response as JSON"
+    )
     p.set_defaults(func=predict)

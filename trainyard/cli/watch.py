@@ -19,6 +19,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from trainyard.cli.common import printable
 from trainyard.client import Client, Event
 from trainyard.schemas.jobs import JobPublic
 
@@ -143,15 +144,15 @@ class WatchView:
         """The progress line for rich: the same parts, with a real bar and colours."""
         step, total, done = self._step()
         row: list[RenderableType] = [
-            Text(f"{self.status:<10}", style=STATUS_STYLE.get(self.status, "")),
-            Text(f"epoch {self.progress.get('epoch', '-')}"),
+            Text(printable(f"{self.status:<10}"), style=STATUS_STYLE.get(self.status, "")),
+            Text(printable(f"epoch {self.progress.get('epoch', '-')}")),
         ]
         if done is not None:
             row += [ProgressBar(total=total, completed=step, width=20)]
             row += [Text(f"{done:4.0%} step {step}/{total}")]
         else:
-            row += [Text(f"step {step if step is not None else '-'}")]
-        row += [Text(part) for part in self._tail()]
+            row += [Text(printable(f"step {step if step is not None else '-'}"))]
+        row += [Text(printable(part)) for part in self._tail()]
         grid = Table.grid(padding=(0, 2))
         for _ in row:
             grid.add_column(no_wrap=True)
@@ -171,12 +172,12 @@ class WatchView:
     def say(self, message: str) -> None:
         """A line that stays (printed above the live line on a terminal)."""
         if self.tty:
-            self.console.print(Text(message), soft_wrap=True)
+            self.console.print(Text(printable(message)), soft_wrap=True)
         else:
             self._write(message)
 
     def _write(self, line: str) -> None:
-        self.out.write(line + "\n")
+        self.out.write(printable(line) + "\n")
         self.out.flush()
 
     def reconnecting(self, error: BaseException | None, delay: float) -> None:

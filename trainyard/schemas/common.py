@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -16,6 +17,28 @@ def _assume_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_assume_utc)]
+
+# Characters no name, label or metric name needs, and that either database or a terminal treats
+# specially: C0/C1 controls (NUL cannot be stored in PostgreSQL text; ESC drives terminals),
+# DEL, lone surrogates (not UTF-8), line and paragraph separators, and the bidirectional
+# overrides and isolates that make text display in another order than it is stored.
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def refuse_control_characters(value: str) -> str:
+    """The value unchanged, or a ValueError naming the first character nobody can see."""
+    found = UNPRINTABLE.search(value)
+    if found is not None:
+        raise ValueError(
+            f"remove the control character U+{ord(found.group()):04X} at position "
+            f"{found.start()}; names and labels are printable text"
+        )
+    return value
+
+
+# A string a person reads back (names, labels, metric names): the same answer on SQLite and
+# PostgreSQL, and safe to print on anyone's terminal.
+PlainText = Annotated[str, AfterValidator(refuse_control_characters)]
 
 
 class FieldError(BaseModel):

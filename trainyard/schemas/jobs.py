@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainyard.schemas.checkpoints import CheckpointPublic
-from trainyard.schemas.common import UtcDatetime
+from trainyard.schemas.common import PlainText, UtcDatetime
 
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:=\-]{1,64}$")]
 PositiveInt = Annotated[int, Field(ge=1)]
+# Metric names are stored in 200-character columns (metrics.name, checkpoints.monitor).
+MetricName = Annotated[PlainText, Field(min_length=1, max_length=200)]
 # Lightning's limit_*_batches / val_check_interval: an int is a count, a float a fraction.
 BatchLimit = Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0.0, le=1.0)]
 Precision = Literal[
@@ -24,7 +26,9 @@ class Strict(BaseModel):
 
 
 class ComponentRef(Strict):
-    name: str = Field(description="A registered component name (see GET /v1/components).")
+    name: Annotated[PlainText, Field(max_length=200)] = Field(
+        description="A registered component name (see GET /v1/components)."
+    )
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="Constructor parameters, checked against the component's params_schema.",
@@ -62,14 +66,16 @@ class TrainerOptions(Strict):
 
 
 class EarlyStoppingSpec(Strict):
-    monitor: str = Field(description="Logged metric to watch, e.g. val_loss.")
+    monitor: MetricName = Field(description="Logged metric to watch, e.g. val_loss.")
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher is better.")
     patience: Annotated[int, Field(ge=0, le=10_000)] = Field(3, description="Checks to wait.")
     min_delta: Annotated[float, Field(ge=0.0)] = Field(0.0, description="Smallest improvement.")
 
 
 class CheckpointSpec(Strict):
-    monitor: str | None = Field(None, description="Metric ranking checkpoints; None keeps latest.")
+    monitor: MetricName | None = Field(
+        None, description="Metric ranking checkpoints; None keeps latest."
+    )
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher is better.")
     save_top_k: Annotated[int, Field(ge=-1, le=100)] = Field(
         1, description="How many best checkpoints to keep (-1: all)."
@@ -85,8 +91,8 @@ class CheckpointSpec(Strict):
 class JobCreate(Strict):
     """A training job: which registered module and datamodule, and how to train them."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="A label for humans."
+    name: Annotated[PlainText, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="A label for humans: printable text, no control characters."
     )
     module: ComponentRef = Field(description="The LightningModule to train.")
     datamodule: ComponentRef = Field(description="The LightningDataModule that feeds it.")
