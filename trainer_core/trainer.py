@@ -321,6 +321,9 @@ class Trainer(HookDispatch):
         if isinstance(train_dataloaders, LightningDataModule):
             datamodule, train_dataloaders = train_dataloaders, None
         loaders = {"train": train_dataloaders, "val": val_dataloaders}
+        # reset before any hook, as Lightning does: a stop asked for in on_fit_start (a spent
+        # Timer) or restored with the state then ends this fit before it trains
+        self.state.should_stop = False
         run_mod.run(
             self,
             TrainerFn.FITTING,

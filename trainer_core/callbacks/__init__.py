@@ -10,6 +10,8 @@ from trainer_core.callbacks.model_summary import ModelSummary
 from trainer_core.callbacks.on_exception_checkpoint import OnExceptionCheckpoint
 from trainer_core.callbacks.prediction_writer import BasePredictionWriter
 from trainer_core.callbacks.progress import ProgressBar, TQDMProgressBar
+from trainer_core.callbacks.rich_model_summary import RichModelSummary
+from trainer_core.callbacks.rich_progress import RichProgressBar, RichProgressBarTheme
 from trainer_core.callbacks.stochastic_weight_avg import StochasticWeightAveraging
 from trainer_core.callbacks.throughput_monitor import ThroughputMonitor
 from trainer_core.callbacks.timer import Timer
@@ -29,6 +31,9 @@ __all__ = [
     "ModelSummary",
     "OnExceptionCheckpoint",
     "ProgressBar",
+    "RichModelSummary",
+    "RichProgressBar",
+    "RichProgressBarTheme",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
     "ThroughputMonitor",

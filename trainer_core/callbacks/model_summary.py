@@ -1,56 +1,61 @@
-"""ModelSummary: a small table of the module's direct children at fit start."""
+"""ModelSummary: the table of the module's layers, printed when fit starts."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trainer_core.callbacks.base import Callback
+from trainer_core.utilities.model_summary import ModelSummary as Summary
+from trainer_core.utilities.model_summary import format_summary_table, summarize
 
 if TYPE_CHECKING:
-    from torch import nn
-
     from trainer_core.module import LightningModule
     from trainer_core.trainer import Trainer
 
 
-def _count(module: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
-
-
-def _human(count: int) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return str(count)
-
-
-def summarize(model: nn.Module, max_depth: int = 1) -> str:
-    """Rows of name / type / params / mode for the children up to ``max_depth``."""
-    rows = [("", "Name", "Type", "Params", "Mode")]
-    for index, (name, child) in enumerate(
-        (n, m) for n, m in model.named_modules() if n and n.count(".") < max_depth
-    ):
-        mode = "train" if child.training else "eval"
-        rows.append((str(index), name, type(child).__name__, _human(_count(child)), mode))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    total, trainable = _count(model), _count(model, trainable_only=True)
-    lines += [
-        "-" * len(lines[0]),
-        f"{_human(trainable):<10}Trainable params",
-        f"{_human(total - trainable):<10}Non-trainable params",
-        f"{_human(total):<10}Total params",
-    ]
-    return "\n".join(lines)
-
-
 class ModelSummary(Callback):
-    """Print the summary table when fit starts (``enable_model_summary=False`` turns it off)."""
+    """Print the summary down to ``max_depth`` (0 turns it off); ``enable_model_summary=False``
+    leaves this callback out. Subclasses change the output by overriding ``summarize``."""
 
-    def __init__(self, max_depth: int = 1) -> None:
+    def __init__(self, max_depth: int = 1, **summarize_kwargs: Any) -> None:
         self._max_depth = max_depth
+        self._summarize_kwargs = summarize_kwargs
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._max_depth and not trainer.fast_dev_run:
-            print(summarize(pl_module, self._max_depth))
+        if not self._max_depth or trainer.fast_dev_run:
+            return
+        summary = self._summary(trainer, pl_module)
+        self.summarize(
+            summary._get_summary_data(),
+            summary.total_parameters,
+            summary.trainable_parameters,
+            summary.model_size,
+            summary.total_training_modes,
+            total_flops=summary.total_flops,
+            **self._summarize_kwargs,
+        )
+
+    def _summary(self, trainer: Trainer, pl_module: LightningModule) -> Summary:
+        return summarize(pl_module, max_depth=self._max_depth)
+
+    @staticmethod
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
+        # Lightning logs this at INFO level, which its own handler prints; trainer_core prints.
+        print(
+            format_summary_table(
+                total_parameters,
+                trainable_parameters,
+                model_size,
+                total_training_modes,
+                total_flops,
+                *summary_data,
+            )
+        )

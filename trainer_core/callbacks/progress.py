@@ -16,7 +16,73 @@ if TYPE_CHECKING:
 
 
 class ProgressBar(Callback):
-    """Base class: anything that shows progress."""
+    """Base class: anything that shows progress. The ``total_*`` properties and descriptions are
+    Lightning's, so a custom bar written for Lightning runs unchanged."""
+
+    _trainer: Trainer | None = None
+    _current_eval_dataloader_idx: int | None = None
+
+    @property
+    def trainer(self) -> Trainer:
+        if self._trainer is None:
+            raise TypeError(f"The `{type(self).__name__}._trainer` reference has not been set yet.")
+        return self._trainer
+
+    sanity_check_description = "Sanity Checking"
+    train_description = "Training"
+    validation_description = "Validation"
+    test_description = "Testing"
+    predict_description = "Predicting"
+
+    @property
+    def total_train_batches(self) -> int | float:
+        """Training batches this epoch; capped by the steps left when only max_steps bounds."""
+        trainer = self.trainer
+        if trainer.max_epochs == -1 and trainer.max_steps is not None and trainer.max_steps > 0:
+            return min(trainer.num_training_batches, trainer.max_steps - trainer.global_step)
+        return trainer.num_training_batches
+
+    def _current(self, batches: list[int | float]) -> int | float:
+        assert self._current_eval_dataloader_idx is not None
+        return batches[self._current_eval_dataloader_idx]
+
+    @property
+    def total_val_batches_current_dataloader(self) -> int | float:
+        trainer = self.trainer
+        counts = trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
+        return self._current(counts)
+
+    @property
+    def total_test_batches_current_dataloader(self) -> int | float:
+        return self._current(self.trainer.num_test_batches)
+
+    @property
+    def total_predict_batches_current_dataloader(self) -> int | float:
+        return self._current(self.trainer.num_predict_batches)
+
+    @property
+    def total_val_batches(self) -> int | float:
+        return sum(self.trainer.num_val_batches)
+
+    def has_dataloader_changed(self, dataloader_idx: int) -> bool:
+        old = self._current_eval_dataloader_idx
+        self._current_eval_dataloader_idx = dataloader_idx
+        return old != dataloader_idx
+
+    def reset_dataloader_idx_tracker(self) -> None:
+        self._current_eval_dataloader_idx = None
+
+    def disable(self) -> None:
+        raise NotImplementedError
+
+    def enable(self) -> None:
+        raise NotImplementedError
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        print(*args, **kwargs)
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._trainer = trainer
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
         """progress_bar_metrics plus ``v_num`` (the logger version)."""

@@ -265,7 +265,6 @@ class FitLoop:
         self._val_enabled = self.validation_enabled()
         trainer.validate_loop.reset_fit_data()
         if not state.restarting:
-            state.should_stop = False
             if sanity_check:
                 self._sanity_check()
         loader = self._train_loader()
