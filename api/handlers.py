@@ -20,6 +20,7 @@ _HTTP_CODES = {
     401: ErrorCode.unauthorized,
     403: ErrorCode.forbidden,
     404: ErrorCode.not_found,
+    400: ErrorCode.malformed_json,  # FastAPI could not parse the body
     405: ErrorCode.method_not_allowed,
     413: ErrorCode.payload_too_large,
 }
@@ -74,6 +75,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     if code is None:
         code = ErrorCode.internal_error if exc.status_code >= 500 else ErrorCode.validation_error
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if code is ErrorCode.malformed_json and exc.__cause__ is not None:
+        # e.g. a number of 5,000 digits: over Python's integer-string limit, so not parsed
+        detail = f"request body is not valid JSON: {str(exc.__cause__)[:300]}"
     response = error_response(code, detail, headers=getattr(exc, "headers", None))
     response.status_code = exc.status_code
     return response

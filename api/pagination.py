@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from api.errors import AppError, ErrorCode
+from api.params import parse_int
 
 T = TypeVar("T")
 
@@ -29,8 +30,10 @@ def decode_cursor(cursor: str, *kinds: type) -> tuple[Any, ...]:
     A 422 naming `cursor` when it is not one of this endpoint's."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError):
+        # Integers go through the one client-integer parser: a BIGINT at most, whatever the
+        # number of digits (a cursor is the client's text, however opaque).
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()), parse_int=parse_int)
+    except (ValueError, TypeError, RecursionError):
         values = None
     if not isinstance(values, list) or len(values) != len(kinds):
         raise AppError(

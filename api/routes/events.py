@@ -13,6 +13,7 @@ from api.db.events import tail_start
 from api.db.session import session_factory
 from api.deps import EventHubDep, SettingsDep, _bearer, get_principal, require_job
 from api.errors import AppError, ErrorCode
+from api.params import CLIENT_INT, MAX_BIGINT
 from api.services.events import EVENT_TYPES, SEP, keep_alive, stream
 from trainyard.schemas.common import error_responses
 
@@ -63,6 +64,7 @@ async def stream_events(
     since: Annotated[
         int | None,
         Query(ge=0, le=MAX_BIGINT, description="Send events after this id (0: the whole history)."),
+        CLIENT_INT,
     ] = None,
     tail: Annotated[
         int | None,
@@ -72,13 +74,20 @@ async def stream_events(
             description="Start with the newest N events and the latest status event (a live "
             "view without the history); ignored with `since` or Last-Event-ID.",
         ),
+        CLIENT_INT,
     ] = None,
     types: Annotated[
         list[str] | None, Query(description="Only these event types (`end` is always sent).")
     ] = None,
     last_event_id: Annotated[
-        str | None,
-        Header(alias="Last-Event-ID", description="Resume after this id (wins over `since`)."),
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            le=MAX_BIGINT,
+            description="Resume after this id (wins over `since`).",
+        ),
+        CLIENT_INT,
     ] = None,
 ) -> EventSourceResponse:
     """Every event of the job in order: `status` (each transition), `metric` (each logged
@@ -96,13 +105,7 @@ async def stream_events(
                 f"query.types: {kind!r} is not one of {', '.join(EVENT_TYPES)}",
             )
     if last_event_id is not None:
-        digits = last_event_id.strip()
-        if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_BIGINT:
-            raise AppError(
-                ErrorCode.validation_error,
-                "header.Last-Event-ID: must be the id of an event (a non-negative integer)",
-            )
-        start = int(last_event_id)
+        start = last_event_id
     return EventSourceResponse(
         stream(hub, job_id, start, types or []),
         headers={"Cache-Control": "no-cache"},

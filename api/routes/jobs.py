@@ -20,6 +20,7 @@ from api.deps import (
 )
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, page
+from api.params import CLIENT_INT
 from api.services import jobs as job_service
 from api.services.specs import request_hash, resolve_spec
 from api.services.views import job_public, job_summary
@@ -97,7 +98,7 @@ def list_jobs(
         str | None,
         Query(max_length=200, description="Only jobs whose name contains this (any case)."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size."), CLIENT_INT] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> JobList:
     """The project's jobs, newest first, a page at a time."""

@@ -11,6 +11,7 @@ from api.db.events import events_after
 from api.db.models import EventType
 from api.deps import AuthDep, SessionDep, require_job
 from api.pagination import decode_cursor, page
+from api.params import CLIENT_INT
 from trainyard.schemas.common import error_responses
 from trainyard.schemas.logs import LogLine, LogList
 
@@ -27,7 +28,7 @@ def list_logs(
     job_id: str,
     session: SessionDep,
     principal: AuthDep,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="Page size.")] = 1000,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Page size."), CLIENT_INT] = 1000,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
 ) -> LogList:
     """Captured stdout, stderr and Python logging lines of the job's worker, oldest first. The

@@ -10,12 +10,11 @@ from api.db.metrics import list_metrics as query_metrics
 from api.deps import AuthDep, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, page
+from api.params import CLIENT_INT, MAX_BIGINT
 from api.services import metric_history
 from trainyard.schemas.common import error_responses
 from trainyard.schemas.metric_history import MetricHistory
 from trainyard.schemas.metrics import MetricList, MetricPoint
-
-MAX_BIGINT = 2**63 - 1  # the database's step column; larger is a 422, not a 500
 
 router = APIRouter(prefix="/v1/jobs", tags=["metrics"])
 
@@ -39,14 +38,15 @@ def list_metrics(
         str | None, Query(max_length=20, description="Only this stage (e.g. train, validate).")
     ] = None,
     step_min: Annotated[
-        int | None, Query(ge=0, le=MAX_BIGINT, description="Smallest step, inclusive.")
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Smallest step, inclusive."), CLIENT_INT
     ] = None,
     step_max: Annotated[
-        int | None, Query(ge=0, le=MAX_BIGINT, description="Largest step, inclusive.")
+        int | None, Query(ge=0, le=MAX_BIGINT, description="Largest step, inclusive."), CLIENT_INT
     ] = None,
     limit: Annotated[
         int | None,
         Query(ge=1, le=10_000, description="Page size (JSON default 1000; CSV default: all)."),
+        CLIENT_INT,
     ] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
     max_points: Annotated[
@@ -57,6 +57,7 @@ def list_metrics(
             description="Downsample: at most this many buckets per series (min, max, mean, "
             "last and step range of each), whatever the length of the run.",
         ),
+        CLIENT_INT,
     ] = None,
     format: Annotated[
         Literal["json", "csv"],

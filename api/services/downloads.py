@@ -10,15 +10,16 @@ from fastapi.responses import Response, StreamingResponse
 from api.artifacts import ArtifactStore
 from api.db.models import Checkpoint
 from api.errors import AppError, ErrorCode
+from api.params import parse_int
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII digits only, as RFC 9110
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive (start, end) of a single `bytes=` range, None to send the whole file.
 
     Several ranges, or a header we do not understand, are ignored (allowed by RFC 9110);
-    a range that starts past the end is a 416.
+    a range that starts past the end, or a number beyond 9223372036854775807, is a 416.
     """
     if not header:
         return None
@@ -28,24 +29,26 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, last = match.groups()
     if not first and not last:
         return None
-    if not first:  # suffix: the last N bytes
-        length = int(last)
-        if length == 0:
+    try:  # the one client-integer parser: no number past a BIGINT (the size column's type)
+        start = parse_int(first, low=0) if first else None
+        stop = parse_int(last, low=0) if last else None
+    except ValueError as exc:
+        raise _unsatisfiable(size, f"a byte position {exc}") from None
+    if start is None:  # suffix: the last N bytes
+        if stop == 0:
             raise _unsatisfiable(size)
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if last and int(last) < start:
+        return max(size - (stop or 0), 0), size - 1
+    if stop is not None and stop < start:
         return None  # syntactically invalid: ignore the header
     if start >= size:
         raise _unsatisfiable(size)
-    return start, end
+    return start, size - 1 if stop is None else min(stop, size - 1)
 
 
-def _unsatisfiable(size: int) -> AppError:
+def _unsatisfiable(size: int, reason: str = "") -> AppError:
     return AppError(
         ErrorCode.range_not_satisfiable,
-        f"range starts past the end of the file ({size} bytes)",
+        reason or f"range starts past the end of the file ({size} bytes)",
         headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
     )
 

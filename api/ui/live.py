@@ -15,7 +15,8 @@ from api.db.session import session_factory
 from api.db.ui_sessions import find_session
 from api.deps import EventHubDep, Principal, SessionDep, SettingsDep, require_job
 from api.errors import AppError, ErrorCode
-from api.routes.events import MAX_BIGINT, SHUTDOWN_GRACE_S
+from api.params import CLIENT_INT, MAX_BIGINT
+from api.routes.events import SHUTDOWN_GRACE_S
 from api.services.events import SEP, keep_alive, stream
 from api.ui.auth import COOKIE, UiPrincipalDep
 
@@ -28,8 +29,10 @@ async def job_events(
     request: Request,
     settings: SettingsDep,
     hub: EventHubDep,
-    since: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    since: Annotated[int, Query(ge=0, le=MAX_BIGINT), CLIENT_INT] = 0,
+    last_event_id: Annotated[
+        int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_BIGINT), CLIENT_INT
+    ] = None,
 ) -> EventSourceResponse:
     """The same stream as /v1/jobs/{id}/events, for the page's EventSource: events after
     `since` (or after Last-Event-ID when the browser reconnects), then live, then `end`."""
@@ -37,13 +40,7 @@ async def job_events(
     await run_in_threadpool(_authorise, settings.database_url, secret, job_id)
     start = since
     if last_event_id is not None:
-        digits = last_event_id.strip()
-        if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_BIGINT:
-            raise AppError(
-                ErrorCode.validation_error,
-                "header.Last-Event-ID: must be the id of an event (a non-negative integer)",
-            )
-        start = int(digits)
+        start = last_event_id
     return EventSourceResponse(
         stream(hub, job_id, start, []),
         headers={"Cache-Control": "no-cache"},

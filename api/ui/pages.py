@@ -15,6 +15,7 @@ from api.db.models import Job, JobStatus
 from api.db.ui_sessions import close_session, open_session
 from api.deps import SessionDep
 from api.pagination import decode_cursor, page
+from api.params import CLIENT_INT
 from api.ui.auth import (
     COOKIE,
     UiPrincipalDep,
@@ -85,7 +86,7 @@ def jobs_page(
     tag: Annotated[str, Query(max_length=64)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200), CLIENT_INT] = 50,
 ) -> Response:
     """The project's jobs, newest first, filtered and a page at a time."""
     problems = []
