@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The source checkout this package runs from, if it runs from one (an editable install).
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_home() -> Path:
+    """Where the embedded mode keeps its data when TRAINYARD_HOME is unset, whatever the
+    current folder: `var/` of the source checkout when running from one (what `make run`
+    uses), else the user's data folder (`$XDG_DATA_HOME/trainyard`, by default
+    `~/.local/share/trainyard`)."""
+    if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "api").is_dir():
+        return _SOURCE_ROOT / "var"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "trainyard"
+
+
+def _in_home(name: str) -> Any:
+    # default_factory with the fields validated so far: the path follows TRAINYARD_HOME.
+    return lambda fields: Path(fields["trainyard_home"]) / name
 
 
 class Settings(BaseSettings):
@@ -14,8 +35,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
+    trainyard_home: Path = Field(
+        default_factory=default_home,
+        description="The embedded mode's data folder (SQLite file, broker folder, "
+        "artifacts), used by every command whatever the current folder.",
+    )
     database_url: str = Field(
-        "sqlite:///var/trainyard.sqlite", description="SQLAlchemy URL of the job database."
+        default_factory=lambda fields: f"sqlite:///{fields['trainyard_home'] / 'trainyard.sqlite'}",
+        description="SQLAlchemy URL of the job database (default: a SQLite file in "
+        "TRAINYARD_HOME).",
     )
     broker_url: str = Field(
         "filesystem://",
@@ -23,7 +51,7 @@ class Settings(BaseSettings):
         "redis://host:6379/0 in production.",
     )
     broker_folder: Path = Field(
-        Path("var/broker"), description="Folder used by the filesystem broker."
+        default_factory=_in_home("broker"), description="Folder used by the filesystem broker."
     )
     queue_name: str = Field(
         "trainyard", description="Celery queue the API sends jobs to and workers consume."
@@ -38,7 +66,8 @@ class Settings(BaseSettings):
         None, description="Redis for event notifications; polling is used when unset."
     )
     artifact_root: str = Field(
-        "var/artifacts", description="Folder or fsspec URL where checkpoints are stored."
+        default_factory=lambda fields: str(fields["trainyard_home"] / "artifacts"),
+        description="Folder or fsspec URL where checkpoints are stored.",
     )
     component_modules: list[str] = Field(
         default_factory=list,

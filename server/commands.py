@@ -30,11 +30,13 @@ SERVER_PACKAGES = frozenset(
 
 
 def needs_server(handler: Handler) -> Handler:
-    """Run a server command; a missing server dependency becomes one line saying what to install."""
+    """Run a server command. A missing server dependency, an unusable database, a bad setting
+    or a broken COMPONENT_MODULES entry becomes one line on stderr and exit status 2."""
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         try:
+            _import_from_current_folder()
             return handler(args)
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
@@ -45,8 +47,37 @@ def needs_server(handler: Handler) -> Handler:
                 file=sys.stderr,
             )
             return 2
+        except Exception as exc:
+            from server.preflight import explain
+
+            sentence = explain(exc)
+            if sentence is None:
+                raise
+            command = " ".join(filter(None, [args.command, getattr(args, "token_command", None)]))
+            print(f"error: `trainyard {command}`: {sentence}", file=sys.stderr)
+            return 2
 
     return run
+
+
+def _import_from_current_folder() -> None:
+    from server.preflight import import_from_current_folder
+
+    import_from_current_folder()
+
+
+def refuse_to_start(command: str, components: bool = True) -> int | None:
+    """None when the database answers and is migrated and (with `components`) every
+    COMPONENT_MODULES entry imports; else the reason on stderr and exit status 2."""
+    from api.settings import get_settings
+    from server.preflight import components_problem, database_problem
+
+    settings = get_settings()
+    problem = database_problem(settings) or (components_problem(settings) if components else None)
+    if problem is None:
+        return None
+    print(f"error: `trainyard {command}` cannot start: {problem}", file=sys.stderr)
+    return 2
 
 
 # ---------------------------------------------------------------- serve
@@ -55,6 +86,8 @@ def needs_server(handler: Handler) -> Handler:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if (refused := refuse_to_start("serve")) is not None:
+        return refused
     uvicorn.run(
         "api.main:app",
         host=args.host,
@@ -102,6 +135,8 @@ def worker(args: argparse.Namespace) -> int:
     from api.settings import get_settings
     from worker.celery_app import make_celery
 
+    if (refused := refuse_to_start("worker")) is not None:
+        return refused
     settings = get_settings()
     app = make_celery(settings)
     app.worker_main(
@@ -157,6 +192,7 @@ def check(args: argparse.Namespace) -> int:
 
     from api.db.session import get_engine
     from api.settings import get_settings
+    from server.preflight import explain
     from worker.celery_app import make_celery
 
     settings = get_settings()
@@ -166,7 +202,7 @@ def check(args: argparse.Namespace) -> int:
         with make_celery(settings).connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=args.timeout)
     except Exception as exc:
-        print(f"unhealthy: {exc}", file=sys.stderr)
+        print(f"unhealthy: {explain(exc) or exc}", file=sys.stderr)
         return 1
     print("ok")
     return 0
@@ -186,6 +222,8 @@ def create_token_command(args: argparse.Namespace) -> int:
     from api.db.tokens import create_token
     from api.settings import get_settings
 
+    if (refused := refuse_to_start("token create", components=False)) is not None:
+        return refused
     with session_scope(get_settings().database_url) as session:
         _, plaintext = create_token(session, args.project, name=args.name, is_admin=args.admin)
     print(plaintext)

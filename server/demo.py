@@ -1,13 +1,19 @@
 """`make run`: the whole service on one machine, then a real job through it.
 
-Migrates the database (SQLite under ./var unless DATABASE_URL says otherwise), starts the API and
-one worker as subprocesses (logs in ./var/logs), creates a token, trains the autoencoder on the
-digits over HTTP while showing its progress, prints the checkpoint's download URL and one
-prediction, and keeps serving until Ctrl-C, which stops both processes.
+Migrates the database (SQLite in TRAINYARD_HOME, `var/` of the checkout by default, unless
+DATABASE_URL says otherwise), starts the API and one worker as subprocesses (logs in
+TRAINYARD_HOME/logs), creates a token, trains the autoencoder on the digits over HTTP while
+showing its progress, prints the checkpoint's download URL and one prediction, and keeps serving
+until Ctrl-C, which stops both processes.
+
+It supervises what it started: a worker or API that dies is started again (a job the worker was
+running is requeued once its heartbeat is HEARTBEAT_TIMEOUT_S old and resumes from its last
+checkpoint), and the API comes back on the same port, as does a `make run` started again at once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,8 +28,8 @@ import httpx
 from api.db.migrate import upgrade
 from api.db.session import session_scope
 from api.db.tokens import create_token
+from api.settings import Settings
 
-VAR = Path("var")
 TERMINAL = {"succeeded", "failed", "cancelled"}
 DEMO_JOB: dict[str, Any] = {
     "name": "demo-autoencoder",
@@ -38,16 +44,19 @@ DEMO_JOB: dict[str, Any] = {
     "seed": 42,
     "tags": ["demo"],
 }
+# A process that dies this often within RESTART_WINDOW_S is not started again.
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0
 
 
 def demo_environment() -> dict[str, str]:
-    """The embedded defaults under ./var, unless the environment names real services."""
+    """The embedded defaults in TRAINYARD_HOME, unless the environment names real services."""
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'trainyard.sqlite'}")
+    env.setdefault("TRAINYARD_HOME", str(Settings().trainyard_home))
     env.setdefault("BROKER_URL", "filesystem://")
-    env.setdefault("BROKER_FOLDER", str(VAR / "broker"))
-    env.setdefault("ARTIFACT_ROOT", str(VAR / "artifacts"))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # One machine, one worker: a dead worker's job is declared lost after 10 s, not a minute.
+    env.setdefault("HEARTBEAT_INTERVAL_S", "2")
+    env.setdefault("HEARTBEAT_TIMEOUT_S", "10")
     # API, worker and this client share the machine; for a model this small, torch's
     # intra-op threads only contend with them (a 10x slowdown seen on 2 busy cores).
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -55,30 +64,42 @@ def demo_environment() -> dict[str, str]:
 
 
 def pick_port(preferred: int) -> int:
+    """`preferred` unless another process listens on it. SO_REUSEADDR, as uvicorn binds: the
+    connections of an API that just stopped (TIME_WAIT) do not keep the port from it."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", preferred))
         except OSError:
             sock.bind(("127.0.0.1", 0))
+            print(f"Port {preferred} is in use by another program; using a free one instead.")
         return int(sock.getsockname()[1])
 
 
 class Services:
-    """The API and worker subprocesses; `stop()` ends both, gently first."""
+    """The API and worker subprocesses: started, watched (`supervise` restarts one that died)
+    and stopped (`stop`, gently first)."""
+
+    COMMANDS = {"api": ["serve", "--host", "127.0.0.1"], "worker": ["worker"]}
 
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.env, self.port = env, port
         self.url = f"http://127.0.0.1:{port}"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.logs = VAR / "logs"
+        self.logs = Path(env["TRAINYARD_HOME"]) / "logs"
+        self.log_start: dict[str, int] = {}  # where this run's output starts in each log
+        self.restarts: dict[str, list[float]] = {"api": [], "worker": []}
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        self._spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
-        self._spawn("worker", ["worker", "--concurrency", "1"])
+        for name in self.COMMANDS:
+            self._spawn(name)
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        with open(self.logs / f"{name}.log", "ab") as log:
+    def _spawn(self, name: str) -> None:
+        args = [*self.COMMANDS[name], *(["--port", str(self.port)] if name == "api" else [])]
+        path = self.logs / f"{name}.log"
+        self.log_start[name] = path.stat().st_size if path.exists() else 0
+        with open(path, "ab") as log:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "trainyard", *args],
                 env=self.env,
@@ -87,19 +108,46 @@ class Services:
                 start_new_session=True,  # Ctrl-C reaches only us; we stop them in order
             )
 
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
+    def log_text(self, name: str) -> str:
+        with open(self.logs / f"{name}.log", "rb") as log:
+            log.seek(self.log_start.get(name, 0))
+            return log.read().decode(errors="replace")
+
+    def supervise(self) -> None:
+        """Start again whatever died; give up (SystemExit) on one that keeps dying."""
+        for name, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            recent = [t for t in self.restarts[name] if now - t < RESTART_WINDOW_S]
+            if len(recent) >= MAX_RESTARTS:
                 raise SystemExit(
-                    f"the {name} exited ({proc.returncode}); see {self.logs}/{name}.log"
+                    f"the {name} keeps exiting ({code}); see {self.logs / name}.log\n"
+                    f"{self.log_text(name)[-2000:]}"
                 )
+            self.restarts[name] = [*recent, now]
+            self._spawn(name)
+            print(f"\nThe {name} exited ({_how(code)}); started it again (pid {self.pid(name)}).")
+            if name == "worker":
+                print(
+                    f"  A job it was running goes back to the queue once its heartbeat is "
+                    f"{self.env['HEARTBEAT_TIMEOUT_S']} s old, and resumes from its last "
+                    "checkpoint on the new worker."
+                )
+
+    def pid(self, name: str) -> int:
+        return self.procs[name].pid
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.check_alive()
-            worker_ready = " ready." in (self.logs / "worker.log").read_text(errors="replace")
-            if worker_ready and self._healthy():
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:  # at start: a setting or the port is wrong
+                    raise SystemExit(
+                        f"the {name} exited ({_how(proc.returncode)}):\n{self.log_text(name)}"
+                    )
+            if " ready." in self.log_text("worker") and self._healthy():
                 return
             time.sleep(0.3)
         raise SystemExit(f"the services did not start within {timeout:.0f}s; see {self.logs}/")
@@ -123,6 +171,12 @@ class Services:
                 proc.wait()
 
 
+def _how(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
 def make_token(database_url: str) -> str:
     with session_scope(database_url) as session:
         return create_token(session, "demo", name="make-run").plaintext
@@ -141,10 +195,15 @@ def progress_line(job: dict[str, Any]) -> str:
     return f"  {job['status']:<10} epoch {epoch} step {step or 0}/{total or '?'}{eta} {metrics}"
 
 
-def watch(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    """Poll the job and redraw one progress line until it ends."""
+def watch(client: httpx.Client, job_id: str, services: Services) -> dict[str, Any]:
+    """Poll the job and redraw one progress line until it ends (restarting what dies)."""
     while True:
-        job = client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        services.supervise()
+        try:
+            job = client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        except httpx.TransportError:  # the API is being started again
+            time.sleep(0.5)
+            continue
         print("\r" + progress_line(job)[:150].ljust(150), end="", flush=True)
         if job["status"] in TERMINAL:
             print()
@@ -165,7 +224,7 @@ def run_demo(services: Services, token: str) -> None:
     )
     job = client.post("/v1/jobs", json=DEMO_JOB).raise_for_status().json()
     print(f"\nSubmitted job {job['id']} (autoencoder on the digits):")
-    job = watch(client, job["id"])
+    job = watch(client, job["id"], services)
     if job["status"] != "succeeded":
         print(f"The job ended {job['status']}: {job.get('error')}")
         return
@@ -189,8 +248,10 @@ def run_demo(services: Services, token: str) -> None:
     print(f"  mean squared error: {error:.4f}")
 
 
-def print_usage(url: str, token: str) -> None:
+def print_usage(url: str, token: str, services: Services) -> None:
     auth = f"-H 'Authorization: Bearer {token}'"
+    sample = services.logs.parent / "digit.json"  # one real input, for the predict line
+    sample.write_text(json.dumps({"inputs": [one_digit()]}))
     print(f"""
 Trainyard is running at {url}  (OpenAPI docs: {url}/docs)
 Token (project "demo"): {token}
@@ -206,27 +267,29 @@ Token (project "demo"): {token}
   curl {auth} {url}/v1/jobs/<id>
   curl {auth} {url}/v1/jobs/<id>/metrics?name=val_loss
   curl {auth} -X POST {url}/v1/jobs/<id>/cancel
-  curl {auth} -H 'Content-Type: application/json' {url}/v1/jobs/<id>/predict -d '{{"inputs": [[0.0, ...64 values]]}}'
+  curl {auth} -H 'Content-Type: application/json' {url}/v1/jobs/<id>/predict -d @{sample}
 
-Logs: var/logs/api.log, var/logs/worker.log. Press Ctrl-C to stop.""")
+Logs: {services.logs}/api.log, {services.logs}/worker.log. Press Ctrl-C to stop.""")
 
 
 def main() -> int:
     env = demo_environment()
-    database_url = env["DATABASE_URL"]
+    os.environ.update(env)  # one set of settings for this process and the ones it starts
+    database_url = Settings().database_url
     print(f"Database: {database_url}\nBroker:   {env['BROKER_URL']}")
     upgrade(database_url)
     services = Services(env, pick_port(int(env.get("TRAINYARD_PORT", "8000"))))
     try:
         services.start()
-        print("Starting the API and a worker...")
+        print(f"Starting the API (pid {services.pid('api')}) and a worker (pid "
+              f"{services.pid('worker')})...")  # fmt: skip
         services.wait_ready()
         token = make_token(database_url)
-        print_usage(services.url, token)
+        print_usage(services.url, token, services)
         run_demo(services, token)
         print(f"\nStill serving at {services.url}. Ctrl-C to stop.")
         while True:
-            services.check_alive()
+            services.supervise()
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nStopping...")

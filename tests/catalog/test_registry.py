@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.registry import (
+    ComponentModuleError,
     InvalidParamsError,
     RegistrationError,
     Registry,
@@ -183,8 +184,19 @@ def test_component_modules_setting_registers_user_components(tmp_path, monkeypat
 
 
 def test_missing_component_module_fails_loudly() -> None:
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(ComponentModuleError, match="no module named 'no_such_module_xyz'"):
         build_registry(["no_such_module_xyz"])
+
+
+def test_a_component_module_that_raises_names_the_error_and_the_line(tmp_path, monkeypatch) -> None:
+    (tmp_path / "raising_components.py").write_text("x = 1\nraise RuntimeError('no GPU here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ComponentModuleError) as raised:
+        build_registry(["raising_components"])
+    assert str(raised.value) == (
+        "COMPONENT_MODULES: importing 'raising_components' failed: RuntimeError: no GPU here "
+        f"({tmp_path / 'raising_components.py'}, line 2)"
+    )
 
 
 def test_entry_point_group_registers_installed_components(tmp_path, monkeypatch) -> None:
