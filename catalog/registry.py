@@ -1,7 +1,6 @@
 """The component registry: names that a job spec may use, mapped to classes and parameter schemas.
 
-A component is a LightningModule ("module"), LightningDataModule ("datamodule") or Callback
-("callback") class. Its
+A component is a LightningModule ("module") or LightningDataModule ("datamodule") class. Its
 parameter schema is derived from the type hints and defaults of its `__init__` (or declared as a
 pydantic model) and validated strictly: a JSON `"3"` is not an int, unknown names are errors.
 No code arrives over HTTP; a spec can only name what is registered here.
@@ -19,7 +18,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import math
 import os
 import threading
 import traceback
@@ -33,13 +31,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_core import PydanticUndefined
 
-Kind = Literal["module", "datamodule", "callback"]
-KINDS: tuple[Kind, ...] = ("module", "datamodule", "callback")
+Kind = Literal["module", "datamodule"]
+KINDS: tuple[Kind, ...] = ("module", "datamodule")
 ENTRY_POINT_GROUP = "trainyard.components"
 BUILTIN_MODULES = ("catalog.components",)
 
 _SCALARS = (int, float, bool, str, type(None))
-INT64 = (-(2**63), 2**63 - 1)
 _CONTAINERS = (list, tuple, dict)
 
 
@@ -77,11 +74,6 @@ class Component:
     cls: type
     description: str
     params_model: type[BaseModel]
-    # builds the object from the validated params, when `cls(**params)` cannot (a callable
-    # argument, a JSON-shaped value to convert)
-    factory: Callable[..., Any] | None = None
-    # callbacks in one group cannot run together (e.g. two ways of averaging the weights)
-    exclusive: str | None = None
 
     @property
     def json_schema(self) -> dict[str, Any]:
@@ -97,26 +89,20 @@ class Component:
     def build(self, params: dict[str, Any] | None) -> Any:
         """Validate and construct the component (what the worker does)."""
         model = self._parse(params)
-        build = self.factory or self.cls
-        return build(**{name: getattr(model, name) for name in type(model).model_fields})
+        return self.cls(**{name: getattr(model, name) for name in type(model).model_fields})
 
     def _parse(self, params: dict[str, Any] | None) -> BaseModel:
         if params is None:
             params = {}
         if not isinstance(params, dict):
             raise InvalidParamsError(self.name, [{"field": "", "message": "must be an object"}])
-        # Whatever the component's own schema says: no NaN or infinity (first, as a bound
-        # would word them oddly), and after the schema's own bounds, no integer past int64.
-        refuse_numbers(self.name, params, non_finite)
         try:
             # JSON mode + strict: the values came from JSON, and "3" must not pass as 3.
-            parsed = self.params_model.model_validate_json(json.dumps(params), strict=True)
+            return self.params_model.model_validate_json(json.dumps(params), strict=True)
         except ValidationError as exc:
             raise InvalidParamsError(self.name, _field_errors(exc)) from None
         except (TypeError, ValueError) as exc:  # not JSON-serialisable (NaN is, infinity too)
             raise InvalidParamsError(self.name, [{"field": "", "message": str(exc)}]) from None
-        refuse_numbers(self.name, parsed.model_dump(mode="json"), outside_int64)
-        return parsed
 
     def public(self) -> dict[str, Any]:
         return {
@@ -125,38 +111,6 @@ class Component:
             "description": self.description,
             "params_schema": self.json_schema,
         }
-
-
-def non_finite(value: Any) -> str | None:
-    """NaN and infinities: JSON has neither, but `1e309` parses as infinity."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, got {value}"
-    return None
-
-
-def outside_int64(value: Any) -> str | None:
-    """An integer no tensor, size or seed holds."""
-    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
-        return f"must be between {INT64[0]} and {INT64[1]}"
-    return None
-
-
-def refuse_numbers(component: str, params: Any, check: Callable[[Any], str | None]) -> None:
-    """InvalidParamsError naming every field, however deep, whose value `check` refuses."""
-    errors = [{"field": path, "message": msg} for path, v in _leaves(params) if (msg := check(v))]
-    if errors:
-        raise InvalidParamsError(component, errors)
-
-
-def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
-    items: Iterable[tuple[Any, Any]] = ()
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return [(path, value)]
-    return [leaf for k, v in items for leaf in _leaves(v, f"{path}.{k}" if path else str(k))]
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -222,19 +176,13 @@ def params_model_from_init(cls: type, name: str) -> type[BaseModel]:
 
 
 def infer_kind(cls: type) -> Kind:
-    # LightningModule also has dataloader and batch hooks, so training_step decides first;
-    # a Callback has batch hooks but no dataloaders.
+    # LightningModule also has dataloader hooks, so training_step decides first.
     if callable(getattr(cls, "training_step", None)):
         return "module"
-    if callable(getattr(cls, "train_dataloader", None)):
-        return "datamodule"
-    if callable(getattr(cls, "on_train_batch_end", None)):
-        return "callback"
-    if callable(getattr(cls, "setup", None)):
+    if callable(getattr(cls, "train_dataloader", None)) or callable(getattr(cls, "setup", None)):
         return "datamodule"
     raise RegistrationError(
-        f"{cls.__qualname__} is neither a LightningModule, a LightningDataModule nor a Callback; "
-        "pass kind="
+        f"{cls.__qualname__} is neither a LightningModule nor a LightningDataModule; pass kind="
     )
 
 
@@ -245,8 +193,6 @@ def make_component(
     kind: Kind | None = None,
     description: str | None = None,
     params: type[BaseModel] | None = None,
-    factory: Callable[..., Any] | None = None,
-    exclusive: str | None = None,
 ) -> Component:
     name = name or cls.__name__
     doc = description if description is not None else inspect.getdoc(cls) or ""
@@ -256,8 +202,6 @@ def make_component(
         cls=cls,
         description=doc.strip().split("\n\n")[0].replace("\n", " "),
         params_model=params or params_model_from_init(cls, name),
-        factory=factory,
-        exclusive=exclusive,
     )
 
 
@@ -276,18 +220,9 @@ def register(
     kind: Kind | None = None,
     description: str | None = None,
     params: type[BaseModel] | None = None,
-    factory: Callable[..., Any] | None = None,
-    exclusive: str | None = None,
 ) -> type:
-    """Declare `cls` as a component. Call at import time of a module named in the settings.
-
-    A callback may name a `factory` (building it from the validated params) and an `exclusive`
-    group: a job spec may list at most one callback of a group.
-    """
-    comp = make_component(
-        cls, name=name, kind=kind, description=description, params=params, factory=factory,
-        exclusive=exclusive,
-    )  # fmt: skip
+    """Declare `cls` as a component. Call at import time of a module named in the settings."""
+    comp = make_component(cls, name=name, kind=kind, description=description, params=params)
     with _declared_lock:
         _declared.append(comp)
     return cls
