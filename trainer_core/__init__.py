@@ -3,7 +3,7 @@
 ``import trainer_core as L`` runs code written for ``import lightning as L``.
 """
 
-from trainer_core import callbacks, loggers
+from trainer_core import callbacks, loggers, profilers, tuner
 from trainer_core.callbacks import Callback
 from trainer_core.datamodule import LightningDataModule
 from trainer_core.module import LightningModule
@@ -21,5 +21,7 @@ __all__ = [
     "Trainer",
     "callbacks",
     "loggers",
+    "profilers",
     "seed_everything",
+    "tuner",
 ]

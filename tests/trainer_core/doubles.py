@@ -284,3 +284,80 @@ def quiet_kwargs(root: Any, **overrides: Any) -> dict[str, Any]:
     )  # fmt: skip
     kwargs.update(overrides)
     return kwargs
+
+
+# --- tuner / callback doubles (issue 16) ---------------------------------------------------------
+
+CUDA_OOM = "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 8.00 GiB total capacity)"
+CPU_OOM = "DefaultCPUAllocator: can't allocate memory: you tried to allocate 8589934592 bytes."
+
+
+def regression_data(n: int, seed: int) -> TensorDataset:
+    """``n`` rows of y = x . w + noise (8 features), from a private generator."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 8, generator=gen)
+    y = x @ torch.linspace(-1.0, 1.0, 8) + 0.1 * torch.randn(n, generator=gen)
+    return TensorDataset(x, y.unsqueeze(1))
+
+
+@functools.cache
+def make_regressor(L: ModuleType) -> type:
+    """Linear regression with ``hparams.lr`` and ``hparams.batch_size`` (what the tuners tune).
+
+    ``oom_above``: a batch larger than this raises the out-of-memory error ``oom_message``
+    (a CUDA or CPU allocator message), the way a too-large batch fails on a real device.
+    """
+
+    class Regressor(L.LightningModule):
+        def __init__(
+            self, lr: float = 0.05, batch_size: int = 4, n_train: int = 96, n_eval: int = 32,
+            oom_above: int | None = None, oom_message: str = CUDA_OOM,
+        ) -> None:  # fmt: skip
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = torch.nn.Linear(8, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layer(x)
+
+        def _step(self, batch: Any) -> torch.Tensor:
+            x, y = batch
+            limit = self.hparams.oom_above
+            if limit is not None and len(x) > limit:
+                raise torch.OutOfMemoryError(self.hparams.oom_message)
+            return torch.nn.functional.mse_loss(self(x), y)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            loss = self._step(batch)
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("val_loss", self._step(batch))
+
+        def test_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("test_loss", self._step(batch))
+
+        def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            self._step(batch)
+            return self(batch[0])
+
+        def _loader(self, n: int, seed: int) -> DataLoader:
+            return DataLoader(regression_data(n, seed), batch_size=self.hparams.batch_size)
+
+        def train_dataloader(self) -> DataLoader:
+            return self._loader(self.hparams.n_train, 1)
+
+        def val_dataloader(self) -> DataLoader:
+            return self._loader(self.hparams.n_eval, 2)
+
+        def test_dataloader(self) -> DataLoader:
+            return self._loader(self.hparams.n_eval, 3)
+
+        def predict_dataloader(self) -> DataLoader:
+            return self._loader(self.hparams.n_eval, 4)
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    return Regressor

@@ -14,6 +14,7 @@ LAZY_ALLOWED = {
     "tensorboardX",
     "torch.utils.tensorboard",
     "torch.utils.tensorboard.summary",
+    "matplotlib.pyplot",  # LRFinder.plot
 }
 
 

@@ -1,9 +1,11 @@
 """Built-in callbacks."""
 
 from trainer_core.callbacks.base import Callback
+from trainer_core.callbacks.batch_size_finder import BatchSizeFinder
 from trainer_core.callbacks.early_stopping import EarlyStopping, EarlyStoppingReason
 from trainer_core.callbacks.gradient_accumulation_scheduler import GradientAccumulationScheduler
 from trainer_core.callbacks.lambda_function import LambdaCallback
+from trainer_core.callbacks.lr_finder import LearningRateFinder
 from trainer_core.callbacks.lr_monitor import LearningRateMonitor
 from trainer_core.callbacks.model_checkpoint import Checkpoint, ModelCheckpoint
 from trainer_core.callbacks.model_summary import ModelSummary
@@ -19,6 +21,7 @@ from trainer_core.callbacks.weight_averaging import EMAWeightAveraging, WeightAv
 
 __all__ = [
     "BasePredictionWriter",
+    "BatchSizeFinder",
     "Callback",
     "Checkpoint",
     "EMAWeightAveraging",
@@ -26,6 +29,7 @@ __all__ = [
     "EarlyStoppingReason",
     "GradientAccumulationScheduler",
     "LambdaCallback",
+    "LearningRateFinder",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",

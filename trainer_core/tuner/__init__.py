@@ -1,0 +1,5 @@
+"""The tuner: ``Tuner(trainer).lr_find(model)`` and ``Tuner(trainer).scale_batch_size(model)``."""
+
+from trainer_core.tuner.tuning import Tuner
+
+__all__ = ["Tuner"]
