@@ -63,6 +63,8 @@ def _environment() -> jinja2.Environment:
         autoescape=True,  # every template, whatever its name: user strings are never markup
         undefined=jinja2.StrictUndefined,
     )
+    # Keep a schema's property order (the form lists fields as the spec declares them).
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     env.filters.update(utc=_utc, iso=_iso, duration=_duration, number=_number, pretty=_pretty_json)
     env.globals["status_text"] = STATUS_TEXT
     return env

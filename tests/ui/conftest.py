@@ -13,10 +13,12 @@ processes on PostgreSQL and Redis) are in tests/ui/browser.py.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -26,7 +28,10 @@ from api.db.models import Job
 from api.db.session import session_scope
 from api.main import create_app
 from api.settings import Settings
-from tests.conftest import ProjectToken
+from tests.conftest import ProjectToken, create_pg_database, drop_pg_database, issue_token
+from tests.e2e.conftest import Stack, make_settings, start_stack
+from tests.helpers_services import REDIS_URL
+from tests.ui.browser import Browser, chromium_missing
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 HTML = {"Accept": "text/html"}
@@ -109,3 +114,47 @@ def count_jobs(database_url: str) -> Callable[[], int]:
             return int(session.scalar(select(func.count()).select_from(Job)) or 0)
 
     return count
+
+
+# ---------------------------------------------------------------- browser tests
+
+
+@pytest.fixture(scope="session")
+def ui_stack(pg_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A running stack as the end-to-end tests start it: uvicorn and a Celery worker on
+    PostgreSQL and Redis (tests/e2e/conftest.py), for the browser tests of this session."""
+    url = create_pg_database(template=pg_template, prefix="t_ui_")
+    root = tmp_path_factory.mktemp("ui_stack")
+    stack = start_stack(make_settings(url, REDIS_URL, root), root)
+    try:
+        yield stack
+    finally:
+        stack.close()
+        drop_pg_database(url)
+
+
+@pytest.fixture(scope="module")
+def browser(ui_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    missing = chromium_missing()
+    if missing is not None:
+        pytest.fail(missing)
+    chrome = Browser(ui_stack.url, tmp_path_factory.mktemp("chromium"))
+    try:
+        yield chrome
+    finally:
+        chrome.close()
+
+
+@dataclass
+class Project:
+    """A fresh project of the running stack: its token and an API client with it."""
+
+    token: ProjectToken
+    api: httpx.Client
+
+
+def new_project(stack: Stack, name: str | None = None) -> Project:
+    token = issue_token(stack.settings.database_url, name or f"ui-{uuid.uuid4().hex[:8]}")
+    api = httpx.Client(base_url=stack.url, headers=token.headers, timeout=30)
+    stack.clients.append(api)
+    return Project(token, api)

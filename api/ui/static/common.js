@@ -62,8 +62,7 @@ const TY = (() => {
 
   function setProgress(bar, p) {
     const pct = percent(p);
-    if (pct == null) bar.removeAttribute("value");
-    else bar.value = pct;
+    bar.value = pct == null ? 0 : pct;
   }
 
   function element(tag, attrs = {}, text) {

@@ -167,7 +167,7 @@
       const cells = [c.kind, c.step, c.epoch, c.monitor ? `${c.monitor} = ${TY.number(c.monitor_value)}` : "",
         c.is_best ? "best" : "", `${c.size} B`, new Date(c.created_at).toISOString().replace("T", " ").slice(0, 19) + " UTC"];
       for (const value of cells) row.append(TY.element("td", {}, String(value)));
-      const link = TY.element("a", { href: "/ui/api" + c.download_url, download: `${jobId.slice(0, 12)}-${c.kind}-step${c.step}.ckpt` }, "Download");
+      const link = TY.element("a", { href: "/ui/api" + c.download_url, download: "" }, "Download");
       const cell = TY.element("td"); cell.append(link); row.append(cell);
       body.append(row);
     }

@@ -51,7 +51,7 @@
     const kind = kindOf(node);
     const id = "f-" + path.replace(/[^A-Za-z0-9_-]/g, "-");
     const wrap = TY.element("div", { class: kind === "boolean" ? "field check" : "field" });
-    const label = TY.element("label", { for: id }, node.title || name);
+    const label = TY.element("label", { for: id }, name);  // the spec's own key
     let input;
     if (kind === "boolean" && !nullable) {
       input = TY.element("input", { type: "checkbox", id });
@@ -101,7 +101,7 @@
   }
 
   function componentSection(kind) {
-    const { fieldset, grid } = section(kind === "module" ? "Module" : "Datamodule", kind);
+    const { fieldset, grid } = section(kind, kind);
     const chosen = (prefill[kind] || {}).name;
     const options = components.filter((c) => c.kind === kind);
     const nameProp = { enum: options.map((c) => c.name), description: "A registered " + kind };
@@ -128,7 +128,7 @@
   function objectSection(key, prop) {
     const defs = schema.$defs || {};
     const { node, nullable } = resolve(prop, defs);
-    const { fieldset, grid } = section(node.title || key, key);
+    const { fieldset, grid } = section(key, key);
     const present = prefill[key] != null;
     if (nullable) {
       const toggle = TY.element("input", { type: "checkbox", id: `enable-${key}`, "data-enables": key });
@@ -149,7 +149,7 @@
   function build() {
     fieldsEl.textContent = "";
     const defs = schema.$defs || {};
-    const top = section("Job", "job");
+    const top = section("job", "job");
     const objects = [];
     for (const [key, prop] of Object.entries(schema.properties)) {
       if (COMPONENT_KINDS.includes(key)) continue;
