@@ -1,6 +1,7 @@
 """The component registry: names that a job spec may use, mapped to classes and parameter schemas.
 
-A component is a LightningModule ("module") or LightningDataModule ("datamodule") class. Its
+A component is a LightningModule ("module"), LightningDataModule ("datamodule") or Callback
+("callback") class. Its
 parameter schema is derived from the type hints and defaults of its `__init__` (or declared as a
 pydantic model) and validated strictly: a JSON `"3"` is not an int, unknown names are errors.
 No code arrives over HTTP; a spec can only name what is registered here.
@@ -31,8 +32,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_core import PydanticUndefined
 
-Kind = Literal["module", "datamodule"]
-KINDS: tuple[Kind, ...] = ("module", "datamodule")
+Kind = Literal["module", "datamodule", "callback"]
+KINDS: tuple[Kind, ...] = ("module", "datamodule", "callback")
 ENTRY_POINT_GROUP = "trainyard.components"
 BUILTIN_MODULES = ("catalog.components",)
 
@@ -74,6 +75,11 @@ class Component:
     cls: type
     description: str
     params_model: type[BaseModel]
+    # builds the object from the validated params, when `cls(**params)` cannot (a callable
+    # argument, a JSON-shaped value to convert)
+    factory: Callable[..., Any] | None = None
+    # callbacks in one group cannot run together (e.g. two ways of averaging the weights)
+    exclusive: str | None = None
 
     @property
     def json_schema(self) -> dict[str, Any]:
@@ -89,7 +95,8 @@ class Component:
     def build(self, params: dict[str, Any] | None) -> Any:
         """Validate and construct the component (what the worker does)."""
         model = self._parse(params)
-        return self.cls(**{name: getattr(model, name) for name in type(model).model_fields})
+        build = self.factory or self.cls
+        return build(**{name: getattr(model, name) for name in type(model).model_fields})
 
     def _parse(self, params: dict[str, Any] | None) -> BaseModel:
         if params is None:
@@ -176,13 +183,19 @@ def params_model_from_init(cls: type, name: str) -> type[BaseModel]:
 
 
 def infer_kind(cls: type) -> Kind:
-    # LightningModule also has dataloader hooks, so training_step decides first.
+    # LightningModule also has dataloader and batch hooks, so training_step decides first;
+    # a Callback has batch hooks but no dataloaders.
     if callable(getattr(cls, "training_step", None)):
         return "module"
-    if callable(getattr(cls, "train_dataloader", None)) or callable(getattr(cls, "setup", None)):
+    if callable(getattr(cls, "train_dataloader", None)):
+        return "datamodule"
+    if callable(getattr(cls, "on_train_batch_end", None)):
+        return "callback"
+    if callable(getattr(cls, "setup", None)):
         return "datamodule"
     raise RegistrationError(
-        f"{cls.__qualname__} is neither a LightningModule nor a LightningDataModule; pass kind="
+        f"{cls.__qualname__} is neither a LightningModule, a LightningDataModule nor a Callback; "
+        "pass kind="
     )
 
 
@@ -193,6 +206,8 @@ def make_component(
     kind: Kind | None = None,
     description: str | None = None,
     params: type[BaseModel] | None = None,
+    factory: Callable[..., Any] | None = None,
+    exclusive: str | None = None,
 ) -> Component:
     name = name or cls.__name__
     doc = description if description is not None else inspect.getdoc(cls) or ""
@@ -202,6 +217,8 @@ def make_component(
         cls=cls,
         description=doc.strip().split("\n\n")[0].replace("\n", " "),
         params_model=params or params_model_from_init(cls, name),
+        factory=factory,
+        exclusive=exclusive,
     )
 
 
@@ -220,9 +237,18 @@ def register(
     kind: Kind | None = None,
     description: str | None = None,
     params: type[BaseModel] | None = None,
+    factory: Callable[..., Any] | None = None,
+    exclusive: str | None = None,
 ) -> type:
-    """Declare `cls` as a component. Call at import time of a module named in the settings."""
-    comp = make_component(cls, name=name, kind=kind, description=description, params=params)
+    """Declare `cls` as a component. Call at import time of a module named in the settings.
+
+    A callback may name a `factory` (building it from the validated params) and an `exclusive`
+    group: a job spec may list at most one callback of a group.
+    """
+    comp = make_component(
+        cls, name=name, kind=kind, description=description, params=params, factory=factory,
+        exclusive=exclusive,
+    )  # fmt: skip
     with _declared_lock:
         _declared.append(comp)
     return cls

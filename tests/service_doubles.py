@@ -130,3 +130,19 @@ class NamedMetricRegressor(TinyRegressor):
 
 
 register(NamedMetricRegressor, name="named_metric_regressor", kind="module")
+
+
+class ScaledLossLogger(L.Callback):
+    """Logs the training loss times `factor` as `scaled_loss`: a user's own callback,
+    registered the way modules are (its kind is inferred)."""
+
+    def __init__(self, factor: float = 2.0) -> None:
+        self.factor = factor
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        pl_module.log("scaled_loss", outputs["loss"] * self.factor)
+
+
+register(ScaledLossLogger, name="scaled_loss_logger")

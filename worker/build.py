@@ -26,6 +26,12 @@ def build_components(spec: JobSpec, settings: Settings) -> tuple[Any, Any]:
     return module, datamodule
 
 
+def build_spec_callbacks(spec: JobSpec, settings: Settings) -> list[Any]:
+    """The spec's `callbacks`, built from the registry (the API checked names and params)."""
+    registry = get_registry(settings)
+    return [registry.get("callback", ref.name).build(ref.params) for ref in spec.callbacks]
+
+
 def make_model_checkpoint(spec: JobSpec, dirpath: Path) -> ModelCheckpoint:
     """The spec's checkpoint policy; a last.ckpt is kept unless the spec turns it off.
 

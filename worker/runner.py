@@ -32,6 +32,7 @@ from trainyard.schemas.jobs import JobSpec
 from worker import lifecycle
 from worker.build import (
     build_components,
+    build_spec_callbacks,
     make_early_stopping,
     make_model_checkpoint,
     make_trainer,
@@ -214,7 +215,12 @@ def _make_trainer(run: Attempt, sync: JobSync, checkpoints: CheckpointSync) -> L
     checkpoints.model_checkpoint = model_checkpoint
     logger = DatabaseLogger(sync)
     service = ServiceCallback(sync, logger, checkpoints, run.preemption)
-    callbacks: list[Any] = [service, model_checkpoint]
+    # the spec's callbacks after the service's, so a stop request is seen first
+    callbacks: list[Any] = [
+        service,
+        *build_spec_callbacks(run.spec, run.settings),
+        model_checkpoint,
+    ]
     early_stopping = make_early_stopping(run.spec)
     if early_stopping is not None:
         callbacks.append(early_stopping)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from api.errors import AppError, ErrorCode
+from api.services.spec_callbacks import resolve_callbacks
 from api.settings import Settings
 from catalog.registry import InvalidParamsError, Kind, Registry, UnknownComponentError
 from trainyard.schemas.jobs import ComponentRef, JobCreate, JobSpec
@@ -18,20 +19,23 @@ def request_hash(body: JobCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _resolve_component(registry: Registry, kind: Kind, ref: ComponentRef) -> dict[str, Any]:
+def _resolve_component(
+    registry: Registry, kind: Kind, ref: ComponentRef, field: str | None = None
+) -> dict[str, Any]:
+    field = field or kind  # where the entry sits in the spec: "module", "callbacks.2"
     try:
         component = registry.get(kind, ref.name)
     except UnknownComponentError as exc:
         raise AppError(
             ErrorCode.unknown_component,
-            f"{kind}.name: {exc}",
-            errors=[{"field": f"{kind}.name", "message": str(exc)}],
+            f"{field}.name: {exc}",
+            errors=[{"field": f"{field}.name", "message": str(exc)}],
         ) from None
     try:
         params = component.validate(ref.params)
     except InvalidParamsError as exc:
         errors = [
-            {"field": f"{kind}.params.{e['field']}".rstrip("."), "message": e["message"]}
+            {"field": f"{field}.params.{e['field']}".rstrip("."), "message": e["message"]}
             for e in exc.errors
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -62,11 +66,13 @@ def resolve_spec(body: JobCreate, registry: Registry, settings: Settings) -> dic
     """
     module = _resolve_component(registry, "module", body.module)
     datamodule = _resolve_component(registry, "datamodule", body.datamodule)
+    callbacks = resolve_callbacks(body, registry, _resolve_component)
     _check_bounds(body, settings)
     data = body.model_dump()
     data.update(
         module=module,
         datamodule=datamodule,
+        callbacks=callbacks,
         trainer=body.trainer.model_dump(exclude_none=True),
         max_retries=(
             settings.default_max_retries if body.max_retries is None else body.max_retries

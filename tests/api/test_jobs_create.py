@@ -104,7 +104,7 @@ BAD_SPECS = [
                  "trainer.fast_dev_run", id="unknown-trainer-option"),
     pytest.param(with_("trainer.precision", "8-bit"), 422, "validation_error",
                  "trainer.precision", id="bad-precision"),
-    pytest.param(with_("callbacks", ["os.system"]), 422, "validation_error", "callbacks",
+    pytest.param(with_("plugins", ["os.system"]), 422, "validation_error", "plugins",
                  id="unknown-top-level-field"),
     pytest.param({k: v for k, v in SPEC.items() if k != "module"}, 422, "validation_error",
                  "module", id="missing-module"),

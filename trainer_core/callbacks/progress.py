@@ -49,7 +49,9 @@ class ProgressBar(Callback):
     @property
     def total_val_batches_current_dataloader(self) -> int | float:
         trainer = self.trainer
-        counts = trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
+        counts = (
+            trainer.num_sanity_val_batches if trainer.sanity_checking else trainer.num_val_batches
+        )
         return self._current(counts)
 
     @property

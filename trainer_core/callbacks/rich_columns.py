@@ -180,7 +180,9 @@ class MetricsTextColumn(ProgressColumn):
         if trainer.training and task.id not in self._tasks:
             self._tasks[task.id] = "None"
             if self._renderable_cache and self._current_task_id in self._renderable_cache:
-                self._tasks[self._current_task_id] = self._renderable_cache[self._current_task_id][1]
+                self._tasks[self._current_task_id] = self._renderable_cache[self._current_task_id][
+                    1
+                ]
             self._current_task_id = task.id
         if trainer.training and task.id != self._current_task_id:
             return self._tasks[task.id]  # type: ignore[no-any-return]

@@ -55,6 +55,12 @@ class RichProgressBar(ProgressBar):
     """``refresh_rate`` redraws per second (0 turns the bars off); ``leave`` keeps each epoch's
     bar; ``console_kwargs`` configure rich's Console."""
 
+    train_progress_bar_id: TaskID | None
+    val_sanity_progress_bar_id: TaskID | None
+    val_progress_bar_id: TaskID | None
+    test_progress_bar_id: TaskID | None
+    predict_progress_bar_id: TaskID | None
+
     def __init__(
         self,
         refresh_rate: int = 100,
@@ -315,11 +321,11 @@ class RichProgressBar(ProgressBar):
             self._progress_stopped = True  # the next stage starts a new display
 
     def _reset_progress_bar_ids(self) -> None:
-        self.train_progress_bar_id: TaskID | None = None
-        self.val_sanity_progress_bar_id: TaskID | None = None
-        self.val_progress_bar_id: TaskID | None = None
-        self.test_progress_bar_id: TaskID | None = None
-        self.predict_progress_bar_id: TaskID | None = None
+        self.train_progress_bar_id = None
+        self.val_sanity_progress_bar_id = None
+        self.val_progress_bar_id = None
+        self.test_progress_bar_id = None
+        self.predict_progress_bar_id = None
 
     def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)

@@ -109,7 +109,9 @@ class ThroughputMonitor(Callback):
         stage = trainer.state.stage
         assert stage is not None
         throughput = self._throughputs[stage]
-        metrics = {f"{stage.value}{throughput.separator}{k}": v for k, v in throughput.compute().items()}
+        metrics = {
+            f"{stage.value}{throughput.separator}{k}": v for k, v in throughput.compute().items()
+        }
         trainer._hub.log_metrics(metrics, step=iter_num)
 
     def on_train_start(self, trainer: Trainer, *_: Any) -> None:
@@ -120,7 +122,9 @@ class ThroughputMonitor(Callback):
     ) -> None:
         self._update(trainer, pl_module, batch)
         # only once the accumulation window closed, so the optimizer step's time is included
-        if not trainer._optimization.should_accumulate(trainer.state.batch_idx, trainer.is_last_batch):
+        if not trainer._optimization.should_accumulate(
+            trainer.state.batch_idx, trainer.is_last_batch
+        ):
             self._compute(trainer)
 
     def on_validation_start(self, trainer: Trainer, *_: Any) -> None:

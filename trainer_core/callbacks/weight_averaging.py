@@ -203,7 +203,9 @@ class EMAWeightAveraging(WeightAveraging):
 
     def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
         if step_idx is not None:
-            started = self.update_starting_at_step is None or step_idx >= self.update_starting_at_step
+            started = (
+                self.update_starting_at_step is None or step_idx >= self.update_starting_at_step
+            )
             on_beat = self.update_every_n_steps > 0 and step_idx % self.update_every_n_steps == 0
             if started and on_beat:
                 return True

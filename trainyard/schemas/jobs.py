@@ -104,6 +104,13 @@ class JobCreate(Strict):
     )
     early_stopping: EarlyStoppingSpec | None = Field(None, description="Stop when stuck.")
     checkpoint: CheckpointSpec | None = Field(None, description="Checkpointing policy.")
+    callbacks: list[ComponentRef] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Registered callbacks (kind 'callback' in GET /v1/components), e.g. "
+        '[{"name": "lr_monitor"}, {"name": "ema", "params": {"decay": 0.99}}]. Each name at '
+        "most once; what they log is stored as metrics.",
+    )
     test_after_fit: bool = Field(False, description="Run Trainer.test after fit.")
     tags: list[Tag] = Field(default_factory=list, max_length=20, description="Labels to filter by.")
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = Field(

@@ -47,7 +47,9 @@ def make_shuffled_predict_model(L: ModuleType) -> type:
         def predict_dataloader(self) -> Any:
             loaders = [
                 DataLoader(
-                    RandomDataset(32, 10, seed=4 + i), batch_size=3, shuffle=True,
+                    RandomDataset(32, 10, seed=4 + i),
+                    batch_size=3,
+                    shuffle=True,
                     generator=torch.Generator().manual_seed(7 + i),
                 )  # fmt: skip
                 for i in range(self.hparams.val_loaders)

@@ -72,7 +72,9 @@ def test_swa_weights_like_lightning(
 def test_swa_batch_norm_epoch_like_lightning(
     L: ModuleType, ref_L: ModuleType, tmp_path: Path
 ) -> None:
-    reference = swa_scenario(ref_L, tmp_path / "ref", make_batch_norm_model(ref_L), swa_epoch_start=2)
+    reference = swa_scenario(
+        ref_L, tmp_path / "ref", make_batch_norm_model(ref_L), swa_epoch_start=2
+    )
     candidate = swa_scenario(L, tmp_path / "cand", make_batch_norm_model(L), swa_epoch_start=2)
     assert_same(candidate, reference)
     assert candidate["current_epoch"] == 5  # 4 epochs and the batch-norm update epoch

@@ -30,8 +30,7 @@ def make_flops_model(L: ModuleType) -> type:
 def timeless(values: dict[str, Any]) -> dict[str, Any]:
     """Wall-clock values become 'there, and positive'."""
     return {
-        k: (v is not None and v > 0) if any(t in k for t in TIMED) else v
-        for k, v in values.items()
+        k: (v is not None and v > 0) if any(t in k for t in TIMED) else v for k, v in values.items()
     }
 
 
@@ -50,9 +49,7 @@ def throughput_scenario(L: ModuleType, root: Path) -> dict[str, Any]:
 
 
 @requires_lightning
-def test_throughput_logged_like_lightning(
-    L: ModuleType, ref_L: ModuleType, tmp_path: Path
-) -> None:
+def test_throughput_logged_like_lightning(L: ModuleType, ref_L: ModuleType, tmp_path: Path) -> None:
     reference = throughput_scenario(ref_L, tmp_path / "ref")
     candidate = throughput_scenario(L, tmp_path / "cand")
     assert_same(candidate, reference)
