@@ -75,15 +75,16 @@ def download_response(request: Request, store: ArtifactStore, checkpoint: Checkp
     span = (
         None if if_range and if_range != etag else parse_range(request.headers.get("range"), size)
     )
-    start, end, status = (0, size - 1, 200) if span is None else (*span, 206)
+    if span is None:
+        headers["Content-Length"] = str(size)
+        body = store.iter_range(checkpoint.storage_key)
+        return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
+    start, end = span
     headers["Content-Length"] = str(end - start + 1)
-    if span is not None:
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    if request.method == "HEAD":  # the same headers, and the file is not even opened
-        return Response(status_code=status, media_type="application/octet-stream", headers=headers)
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     body = store.iter_range(checkpoint.storage_key, start, end)
     return StreamingResponse(
-        body, status_code=status, media_type="application/octet-stream", headers=headers
+        body, status_code=206, media_type="application/octet-stream", headers=headers
     )
 
 
