@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import math
 import os
 import threading
 import traceback
@@ -38,6 +39,7 @@ ENTRY_POINT_GROUP = "trainyard.components"
 BUILTIN_MODULES = ("catalog.components",)
 
 _SCALARS = (int, float, bool, str, type(None))
+INT64 = (-(2**63), 2**63 - 1)
 _CONTAINERS = (list, tuple, dict)
 
 
@@ -103,13 +105,18 @@ class Component:
             params = {}
         if not isinstance(params, dict):
             raise InvalidParamsError(self.name, [{"field": "", "message": "must be an object"}])
+        # Whatever the component's own schema says: no NaN or infinity (first, as a bound
+        # would word them oddly), and after the schema's own bounds, no integer past int64.
+        refuse_numbers(self.name, params, non_finite)
         try:
             # JSON mode + strict: the values came from JSON, and "3" must not pass as 3.
-            return self.params_model.model_validate_json(json.dumps(params), strict=True)
+            parsed = self.params_model.model_validate_json(json.dumps(params), strict=True)
         except ValidationError as exc:
             raise InvalidParamsError(self.name, _field_errors(exc)) from None
         except (TypeError, ValueError) as exc:  # not JSON-serialisable (NaN is, infinity too)
             raise InvalidParamsError(self.name, [{"field": "", "message": str(exc)}]) from None
+        refuse_numbers(self.name, parsed.model_dump(mode="json"), outside_int64)
+        return parsed
 
     def public(self) -> dict[str, Any]:
         return {
@@ -118,6 +125,38 @@ class Component:
             "description": self.description,
             "params_schema": self.json_schema,
         }
+
+
+def non_finite(value: Any) -> str | None:
+    """NaN and infinities: JSON has neither, but `1e309` parses as infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    return None
+
+
+def outside_int64(value: Any) -> str | None:
+    """An integer no tensor, size or seed holds."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        return f"must be between {INT64[0]} and {INT64[1]}"
+    return None
+
+
+def refuse_numbers(component: str, params: Any, check: Callable[[Any], str | None]) -> None:
+    """InvalidParamsError naming every field, however deep, whose value `check` refuses."""
+    errors = [{"field": path, "message": msg} for path, v in _leaves(params) if (msg := check(v))]
+    if errors:
+        raise InvalidParamsError(component, errors)
+
+
+def _leaves(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return [(path, value)]
+    return [leaf for k, v in items for leaf in _leaves(v, f"{path}.{k}" if path else str(k))]
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:

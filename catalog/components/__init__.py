@@ -7,6 +7,7 @@ Callbacks: `lr_monitor`, `swa`, `ema`, `grad_accum_schedule`, `timer`, `throughp
 (catalog/components/callbacks.py).
 """
 
+from catalog.components import autoencoder, classifier, synthetic
 from catalog.components.autoencoder import LitAutoEncoder
 from catalog.components.callbacks import BUILTIN_CALLBACKS
 from catalog.components.classifier import MLPClassifier
@@ -15,11 +16,11 @@ from catalog.components.mnist import MNISTDataModule
 from catalog.components.synthetic import SyntheticDataModule
 from catalog.registry import register
 
-register(LitAutoEncoder, name="autoencoder", kind="module")
-register(MLPClassifier, name="mlp_classifier", kind="module")
+register(LitAutoEncoder, name="autoencoder", kind="module", params=autoencoder.PARAMS)
+register(MLPClassifier, name="mlp_classifier", kind="module", params=classifier.PARAMS)
 register(DigitsDataModule, name="digits", kind="datamodule")
 register(MNISTDataModule, name="mnist", kind="datamodule")
-register(SyntheticDataModule, name="synthetic", kind="datamodule")
+register(SyntheticDataModule, name="synthetic", kind="datamodule", params=synthetic.PARAMS)
 for _name, (_cls, _params, _factory, _exclusive, _about) in BUILTIN_CALLBACKS.items():
     register(
         _cls, name=_name, kind="callback", params=_params, factory=_factory,

@@ -10,6 +10,13 @@ from torch import nn
 
 import trainer_core as L
 from catalog.components._batches import features
+from catalog.components._limits import (
+    MAX_FEATURES,
+    MAX_WIDTH,
+    LearningRate,
+    check_parameter_count,
+    checked_params,
+)
 
 
 class LitAutoEncoder(L.LightningModule):
@@ -21,10 +28,16 @@ class LitAutoEncoder(L.LightningModule):
 
     def __init__(
         self,
-        input_dim: Annotated[int, Field(ge=1, description="Width of a flattened sample.")] = 64,
-        hidden_dim: Annotated[int, Field(ge=1, description="Width of the hidden layer.")] = 64,
-        latent_dim: Annotated[int, Field(ge=1, description="Width of the encoding.")] = 3,
-        lr: Annotated[float, Field(gt=0, description="Adam learning rate.")] = 1e-3,
+        input_dim: Annotated[
+            int, Field(ge=1, le=MAX_FEATURES, description="Width of a flattened sample.")
+        ] = 64,
+        hidden_dim: Annotated[
+            int, Field(ge=1, le=MAX_WIDTH, description="Width of the hidden layer.")
+        ] = 64,
+        latent_dim: Annotated[
+            int, Field(ge=1, le=MAX_WIDTH, description="Width of the encoding.")
+        ] = 3,
+        lr: LearningRate = 1e-3,
         predict_output: Literal["reconstruction", "encoding"] = "reconstruction",
     ) -> None:
         super().__init__()
@@ -62,3 +75,11 @@ class LitAutoEncoder(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
+
+
+def _fits(params: Any) -> None:
+    inner = params.input_dim * params.hidden_dim + params.hidden_dim * params.latent_dim
+    check_parameter_count(2 * inner, "input_dim, hidden_dim or latent_dim")
+
+
+PARAMS = checked_params(LitAutoEncoder, "autoencoder", _fits)

@@ -10,6 +10,14 @@ from torch import nn
 
 import trainer_core as L
 from catalog.components._batches import features
+from catalog.components._limits import (
+    MAX_CLASSES,
+    MAX_FEATURES,
+    MAX_WIDTH,
+    LearningRate,
+    check_parameter_count,
+    checked_params,
+)
 
 
 class MLPClassifier(L.LightningModule):
@@ -21,11 +29,17 @@ class MLPClassifier(L.LightningModule):
 
     def __init__(
         self,
-        input_dim: Annotated[int, Field(ge=1, description="Width of a flattened sample.")] = 64,
-        hidden_dim: Annotated[int, Field(ge=1, description="Width of the hidden layer.")] = 64,
-        num_classes: Annotated[int, Field(ge=2, description="Number of classes.")] = 10,
+        input_dim: Annotated[
+            int, Field(ge=1, le=MAX_FEATURES, description="Width of a flattened sample.")
+        ] = 64,
+        hidden_dim: Annotated[
+            int, Field(ge=1, le=MAX_WIDTH, description="Width of the hidden layer.")
+        ] = 64,
+        num_classes: Annotated[
+            int, Field(ge=2, le=MAX_CLASSES, description="Number of classes.")
+        ] = 10,
         dropout: Annotated[float, Field(ge=0, lt=1, description="Dropout probability.")] = 0.0,
-        lr: Annotated[float, Field(gt=0, description="Adam learning rate.")] = 1e-3,
+        lr: LearningRate = 1e-3,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -62,3 +76,11 @@ class MLPClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
+
+
+def _fits(params: Any) -> None:
+    count = params.input_dim * params.hidden_dim + params.hidden_dim * params.num_classes
+    check_parameter_count(count, "input_dim, hidden_dim or num_classes")
+
+
+PARAMS = checked_params(MLPClassifier, "mlp_classifier", _fits)

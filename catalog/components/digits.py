@@ -9,6 +9,7 @@ from pydantic import Field
 from torch.utils.data import DataLoader, TensorDataset
 
 import trainer_core as L
+from catalog.components._limits import BatchSize, Seed
 from catalog.components._split import loader, split_indices, subset
 
 Fraction = Annotated[float, Field(ge=0, lt=1)]
@@ -22,10 +23,10 @@ class DigitsDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        batch_size: Annotated[int, Field(ge=1, description="Samples per batch.")] = 32,
+        batch_size: BatchSize = 32,
         val_fraction: Fraction = 0.1,
         test_fraction: Fraction = 0.1,
-        seed: Annotated[int, Field(description="Seed of the train/val/test shuffle.")] = 0,
+        seed: Seed = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

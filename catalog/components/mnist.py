@@ -17,6 +17,7 @@ from pydantic import Field
 from torch.utils.data import DataLoader, TensorDataset
 
 import trainer_core as L
+from catalog.components._limits import MAX_SAMPLES, BatchSize, Seed
 from catalog.components._split import loader, split_indices, subset
 
 FILES = {
@@ -89,9 +90,11 @@ class MNISTDataModule(L.LightningDataModule):
                 description="Folder name under the worker's DATA_ROOT holding the IDX files.",
             ),
         ] = "mnist",
-        batch_size: Annotated[int, Field(ge=1)] = 64,
-        val_size: Annotated[int, Field(ge=0)] = 5000,
-        seed: int = 0,
+        batch_size: BatchSize = 64,
+        val_size: Annotated[
+            int, Field(ge=0, le=MAX_SAMPLES, description="Training samples kept for validation.")
+        ] = 5000,
+        seed: Seed = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

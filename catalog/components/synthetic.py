@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Any
 
 import torch
 from pydantic import Field
 from torch.utils.data import DataLoader, TensorDataset
 
 import trainer_core as L
+from catalog.components._limits import (
+    MAX_CLASSES,
+    MAX_ELEMENTS,
+    MAX_FEATURES,
+    MAX_SAMPLES,
+    BatchSize,
+    Seed,
+    checked_params,
+    too_large,
+)
 from catalog.components._split import loader
 
-Size = Annotated[int, Field(ge=0, le=10_000_000)]
+Size = Annotated[int, Field(ge=0, le=MAX_SAMPLES)]
+Dim = Annotated[int, Field(ge=1, le=MAX_FEATURES)]
 
 
 class SyntheticDataModule(L.LightningDataModule):
@@ -22,13 +34,15 @@ class SyntheticDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        shape: Annotated[list[int], Field(min_length=1, description="Shape of one sample.")] = [64],  # noqa: B006
-        num_classes: Annotated[int, Field(ge=1)] = 10,
+        shape: Annotated[
+            list[Dim], Field(min_length=1, max_length=4, description="Shape of one sample.")
+        ] = [64],  # noqa: B006
+        num_classes: Annotated[int, Field(ge=1, le=MAX_CLASSES)] = 10,
         train_size: Size = 256,
         val_size: Size = 64,
         test_size: Size = 64,
-        batch_size: Annotated[int, Field(ge=1)] = 32,
-        seed: int = 0,
+        batch_size: BatchSize = 32,
+        seed: Seed = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -58,3 +72,16 @@ class SyntheticDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return loader(self.sets.get("test"), self.batch_size, False, "test")
+
+
+def _fits(params: Any) -> None:
+    samples = params.train_size + params.val_size + params.test_size
+    elements = samples * math.prod(params.shape)
+    if elements > MAX_ELEMENTS:
+        raise too_large(
+            f"the data set would hold {elements:,} numbers, more than {MAX_ELEMENTS:,} (1 GiB); "
+            "lower train_size, val_size, test_size or the shape"
+        )
+
+
+PARAMS = checked_params(SyntheticDataModule, "synthetic", _fits)

@@ -15,7 +15,6 @@ LAZY_ALLOWED = {
     "torch.utils.tensorboard",
     "torch.utils.tensorboard.summary",
     "matplotlib.pyplot",  # LRFinder.plot
-    "psutil",  # DeviceStatsMonitor's CPU stats
 }
 
 

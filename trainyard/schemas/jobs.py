@@ -13,8 +13,10 @@ Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:=\-]{1,64}$")]
 PositiveInt = Annotated[int, Field(ge=1)]
 # Metric names are stored in 200-character columns (metrics.name, checkpoints.monitor).
 MetricName = Annotated[PlainText, Field(min_length=1, max_length=200)]
+# A count of batches or steps: far beyond any real run, but a number every layer can hold.
+MAX_BATCHES = 1_000_000_000
 # Lightning's limit_*_batches / val_check_interval: an int is a count, a float a fraction.
-BatchLimit = Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0.0, le=1.0)]
+BatchLimit = Annotated[int, Field(ge=0, le=MAX_BATCHES)] | Annotated[float, Field(ge=0.0, le=1.0)]
 Precision = Literal[
     "64-true", "64", "32-true", "32", "16-mixed", "16-true", "bf16-mixed", "bf16-true", 64, 32, 16
 ]
@@ -22,7 +24,8 @@ Precision = Literal[
 
 class Strict(BaseModel):
     # strict: a JSON "3" or true is not an int here, just as in component params.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # allow_inf_nan=False: 1e309 (infinity) and NaN are a 422, never a stored null.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ComponentRef(Strict):
@@ -45,18 +48,22 @@ class TrainerOptions(Strict):
     limit_test_batches: BatchLimit | None = Field(None, description="Batches (int) or fraction.")
     limit_predict_batches: BatchLimit | None = Field(None, description="Batches or fraction.")
     val_check_interval: (
-        Annotated[int, Field(ge=1)] | Annotated[float, Field(gt=0.0, le=1.0)] | None
+        Annotated[int, Field(ge=1, le=MAX_BATCHES)] | Annotated[float, Field(gt=0.0, le=1.0)] | None
     ) = Field(None, description="Validate every N train batches (int) or epoch fraction.")
-    check_val_every_n_epoch: PositiveInt | None = Field(
+    check_val_every_n_epoch: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="Validate every N epochs."
     )
-    accumulate_grad_batches: PositiveInt | None = Field(None, description="Batches per step.")
-    gradient_clip_val: Annotated[float, Field(ge=0.0)] | None = Field(
+    accumulate_grad_batches: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        None, description="Batches per step."
+    )
+    gradient_clip_val: Annotated[float, Field(ge=0.0, le=1e6)] | None = Field(
         None, description="Clip gradient norm to this value."
     )
     precision: Precision | None = Field(None, description="Numeric precision, e.g. '32-true'.")
     deterministic: bool | None = Field(None, description="Use deterministic algorithms.")
-    log_every_n_steps: PositiveInt | None = Field(None, description="Log training every N steps.")
+    log_every_n_steps: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="Log training every N steps."
+    )
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] | None = Field(
         None, description="Device type."
     )
@@ -69,7 +76,9 @@ class EarlyStoppingSpec(Strict):
     monitor: MetricName = Field(description="Logged metric to watch, e.g. val_loss.")
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher is better.")
     patience: Annotated[int, Field(ge=0, le=10_000)] = Field(3, description="Checks to wait.")
-    min_delta: Annotated[float, Field(ge=0.0)] = Field(0.0, description="Smallest improvement.")
+    min_delta: Annotated[float, Field(ge=0.0, le=1e12)] = Field(
+        0.0, description="Smallest improvement."
+    )
 
 
 class CheckpointSpec(Strict):
@@ -116,8 +125,8 @@ class JobCreate(Strict):
     max_retries: Annotated[int, Field(ge=0, le=10)] | None = Field(
         None, description="Retries after infrastructure failures (default: server setting)."
     )
-    max_runtime_s: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="Fail the job with failure_class 'timeout' after this long."
+    max_runtime_s: Annotated[float, Field(gt=0, le=366 * 86_400)] | None = Field(
+        None, description="Fail the job with failure_class 'timeout' after this long (seconds)."
     )
 
 
