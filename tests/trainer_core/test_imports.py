@@ -15,6 +15,7 @@ LAZY_ALLOWED = {
     "torch.utils.tensorboard",
     "torch.utils.tensorboard.summary",
     "matplotlib.pyplot",  # LRFinder.plot
+    "psutil",  # DeviceStatsMonitor's CPU stats
 }
 
 
