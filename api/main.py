@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
         title="Trainyard",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # api/openapi.py serves /docs from the app's own Swagger UI files
         openapi_url="/openapi.json",
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable_url_values)],

@@ -8,14 +8,22 @@ ours is `{error_code, detail, errors}`. Body routes can also answer 400 (malform
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from trainyard.schemas.common import ErrorResponse
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+# Swagger UI's files, vendored from npm's swagger-ui-dist (scripts/vendor_swagger_ui.py,
+# VENDOR.json): /docs needs no CDN, so it works offline and behind a firewall.
+SWAGGER_UI = Path(__file__).resolve().parent / "static" / "swagger-ui"
+DOCS_ASSETS = "/docs/assets"
 _DESCRIPTIONS = {
     "400": "Malformed request body (invalid JSON).",
     "401": "Missing, unknown, expired or revoked token.",
@@ -69,3 +77,20 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    install_docs(app)
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the app's own files (create the app with docs_url=None)."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} API",
+            swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png",
+        )

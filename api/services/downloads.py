@@ -75,16 +75,15 @@ def download_response(request: Request, store: ArtifactStore, checkpoint: Checkp
     span = (
         None if if_range and if_range != etag else parse_range(request.headers.get("range"), size)
     )
-    if span is None:
-        headers["Content-Length"] = str(size)
-        body = store.iter_range(checkpoint.storage_key)
-        return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
-    start, end = span
+    start, end, status = (0, size - 1, 200) if span is None else (*span, 206)
     headers["Content-Length"] = str(end - start + 1)
-    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if span is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":  # the same headers, and the file is not even opened
+        return Response(status_code=status, media_type="application/octet-stream", headers=headers)
     body = store.iter_range(checkpoint.storage_key, start, end)
     return StreamingResponse(
-        body, status_code=206, media_type="application/octet-stream", headers=headers
+        body, status_code=status, media_type="application/octet-stream", headers=headers
     )
 
 

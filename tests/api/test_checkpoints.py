@@ -116,3 +116,34 @@ def test_download_needs_a_token(client: TestClient, stored) -> None:
     _, ckpt_id = stored
     response = client.get(f"/v1/checkpoints/{ckpt_id}/download")
     assert response.status_code == 401
+
+
+def test_head_answers_the_download_headers_without_the_file(
+    client: TestClient, auth, stored, make_token
+) -> None:
+    _, ckpt_id = stored
+    url = f"/v1/checkpoints/{ckpt_id}/download"
+    whole = client.head(url, headers=auth)
+    assert whole.status_code == 200, whole.text
+    assert whole.content == b""
+    assert whole.headers["content-length"] == str(len(DATA))
+    assert whole.headers["etag"] == f'"{hashlib.sha256(DATA).hexdigest()}"'
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"] == "application/octet-stream"
+    part = client.head(url, headers={**auth, "Range": "bytes=10-19"})
+    assert (part.status_code, part.content) == (206, b"")
+    assert part.headers["content-range"] == f"bytes 10-19/{len(DATA)}"
+    assert part.headers["content-length"] == "10"
+    cached = client.head(url, headers={**auth, "If-None-Match": whole.headers["etag"]})
+    assert cached.status_code == 304
+    assert client.head(url, headers=make_token("other").headers).status_code == 404
+    assert client.head(url).status_code == 401
+
+
+def test_openapi_declares_the_download_request_headers(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"][
+        "/v1/checkpoints/{checkpoint_id}/download"
+    ]["get"]
+    headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    assert {"Range", "If-None-Match", "If-Range"} <= set(headers)
+    assert "bytes=a-b" in headers["Range"]["description"]
