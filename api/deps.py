@@ -20,6 +20,7 @@ from api.ratelimit import RateLimiter
 from api.services.events import EventHub, event_hub
 from api.services.predict import ModelCache
 from api.services.recovery import Dispatcher
+from api.services.scheduler import Scheduler
 from api.settings import Settings
 from catalog.registry import Registry, get_registry
 
@@ -106,6 +107,13 @@ def get_dispatcher(request: Request) -> Dispatcher:
 
 
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+
+
+def get_scheduler(request: Request) -> Scheduler:
+    return request.app.state.scheduler  # type: ignore[no-any-return]
+
+
+SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
 
 
 def get_model_cache(request: Request) -> ModelCache:

@@ -23,6 +23,7 @@ from api.routes import (
     checkpoints,
     components,
     events,
+    fleet,
     health,
     jobs,
     logs,
@@ -32,6 +33,7 @@ from api.routes import (
 from api.services.events import event_hub, install_event_hub
 from api.services.predict import ModelCache
 from api.services.recovery import Dispatcher, default_probe, run_recovery
+from api.services.scheduler import Scheduler
 from api.settings import Settings, get_settings
 from api.ui import install_ui
 
@@ -42,9 +44,9 @@ Every route but `/health` needs `Authorization: Bearer <token>`. Errors are
 
 
 def default_dispatcher(settings: Settings) -> Dispatcher:
-    """Send job ids to the Celery workers of `settings.broker_url` (worker.dispatch)."""
+    """Send a placed job's id to its worker's own Celery queue (worker.dispatch)."""
     try:
-        from worker.dispatch import send_job
+        from worker.dispatch import send_placed
     except ImportError as exc:  # an API-only install: jobs wait, undispatched, for a reconciler
         reason = f"worker.dispatch is not importable: {exc}"
 
@@ -52,7 +54,7 @@ def default_dispatcher(settings: Settings) -> Dispatcher:
             raise RuntimeError(reason)
 
         return unavailable
-    return lambda job_id: send_job(job_id, settings)
+    return lambda job_id: send_placed(job_id, settings)
 
 
 @asynccontextmanager
@@ -64,9 +66,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_registry(app.state.settings)
     event_hub(app).start()  # bound to the serving loop before any request: see close_streams
     recovery = start_recovery(app)
+    scheduling = asyncio.create_task(app.state.scheduler.run())
     try:
         yield
     finally:
+        scheduling.cancel()
         if recovery is not None:
             recovery.cancel()
         await event_hub(app).aclose()  # ends the streams and closes the Redis listener
@@ -95,12 +99,14 @@ def create_app(settings: Settings | None = None, dispatcher: Dispatcher | None =
     )
     app.state.settings = settings
     app.state.dispatcher = dispatcher or default_dispatcher(settings)
+    app.state.scheduler = Scheduler(settings, app.state.dispatcher)
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.model_cache = ModelCache(max_models=4)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_event_hub(app, settings)
-    for module in (health, jobs, metrics, checkpoints, predict, components, admin, events, logs):
+    routers = (health, jobs, metrics, checkpoints, predict, components, admin, events, logs, fleet)
+    for module in routers:
         app.include_router(module.router)
     install_ui(app)  # the dashboard at /ui (api/ui), after the API routes
     install_openapi(app)

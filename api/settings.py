@@ -103,6 +103,29 @@ class Settings(BaseSettings):
         "batch boundary and checkpoint before it hands the job back and exits at once.",
     )
 
+    # The fleet (api/services/scheduler.py, README "A GPU fleet").
+    scheduler_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="How often the API runs a scheduling pass besides the ones a submit, a job "
+        "end or a worker arriving start; 0: only those.",
+    )
+    scheduler_starvation_s: float = Field(
+        600.0,
+        gt=0,
+        description="Backfill limit: a queued job that cannot fit yet lets smaller jobs pass "
+        "it until it has waited this long; then a worker's slots are held for it.",
+    )
+    job_memory_limit_mb: int | None = Field(
+        None,
+        gt=0,
+        description="Resident memory a job's processes may use together (MiB) before the "
+        "worker stops it as `oom`; a spec's resources.memory_mb may only lower it. Unset: none.",
+    )
+    worker_forget_after_s: float = Field(
+        86_400.0, gt=0, description="Offline workers with no job are forgotten after this long."
+    )
+
     @model_validator(mode="after")
     def _heartbeat_timeout_outlasts_beats(self) -> Settings:
         # A timeout within two beats would declare healthy jobs lost.

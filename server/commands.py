@@ -114,40 +114,56 @@ def add_serve(sub: Subparsers) -> None:
 # ---------------------------------------------------------------- worker
 
 
-def worker_argv(queue: str, concurrency: int, loglevel: str, hostname: str | None) -> list[str]:
-    """Celery worker arguments. One job per process at a time: a solo pool for one slot (torch
-    stays in this process and its threads are never forked), prefork for more."""
-    pool = (
-        ["--pool=solo"] if concurrency <= 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
-    )
-    return [
-        "worker",
-        *pool,
-        f"--queues={queue}",
-        f"--loglevel={loglevel}",
-        f"--hostname={hostname or f'trainyard-{os.getpid()}@%h'}",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-
-
 def worker(args: argparse.Namespace) -> int:
     from api.settings import get_settings
-    from worker.celery_app import make_celery
+    from worker.start import WorkerOptions, start_worker
 
+    cpu_slots = args.cpu_slots
+    if args.concurrency is not None:
+        print("note: --concurrency is now --cpu-slots (jobs follow the inventory)", file=sys.stderr)
+        cpu_slots = args.concurrency
+    options = WorkerOptions(
+        args.gpus, cpu_slots, args.pool, args.label, args.loglevel, args.hostname
+    )
     if (refused := refuse_to_start("worker")) is not None:
         return refused
-    settings = get_settings()
-    app = make_celery(settings)
-    app.worker_main(
-        worker_argv(settings.queue_name, args.concurrency, args.loglevel, args.hostname)
-    )
-    return 0
+    return start_worker(get_settings(), options)
 
 
 def add_worker(sub: Subparsers) -> None:
-    p = sub.add_parser("worker", help="run a Celery worker that trains jobs")
-    p.add_argument("--concurrency", type=int, default=1, help="jobs run at once (processes)")
+    env = os.environ.get
+    p = sub.add_parser(
+        "worker",
+        help="run a worker: it registers its GPUs and CPU slots and runs each job in a process "
+        "of its own",
+        description="A worker runs one job per free slot set at once: a job asking for N GPUs "
+        "gets N of this worker's GPUs (CUDA_VISIBLE_DEVICES), a CPU job one CPU slot.",
+    )
+    p.add_argument(
+        "--gpus",
+        default=env("WORKER_GPUS"),
+        help="GPUs it owns: '0,1', 'none', or 'auto' (every GPU NVML or torch.cuda sees; the "
+        "default). On a machine without a visible GPU, '0,1' declares a simulated inventory. "
+        "Env: WORKER_GPUS",
+    )
+    p.add_argument(
+        "--cpu-slots",
+        type=int,
+        default=int(env("WORKER_CPU_SLOTS") or 1),
+        help="CPU-only jobs it runs at once (default 1). Env: WORKER_CPU_SLOTS",
+    )
+    p.add_argument(
+        "--pool", default=env("WORKER_POOL") or "default", help="its pool. Env: WORKER_POOL"
+    )
+    p.add_argument(
+        "--label",
+        action="append",
+        default=[env("WORKER_LABELS")] if env("WORKER_LABELS") else [],
+        help="a label k=v jobs may ask for (repeatable). Env: WORKER_LABELS='k=v,k2=v2'",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=None, help="old name of --cpu-slots (deprecated)"
+    )
     p.add_argument("--loglevel", default="INFO")
     p.add_argument(
         "--hostname", default=None, help="Celery node name (default: unique per process)"

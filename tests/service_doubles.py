@@ -7,6 +7,7 @@ Importing this module registers the components; a worker process sees them throu
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -85,6 +86,42 @@ class OomRegressor(TinyRegressor):
 
 
 register(OomRegressor, name="oom_regressor", kind="module")
+
+
+class DeviceReporter(TinyRegressor):
+    """TinyRegressor that prints, when training starts, the CUDA_VISIBLE_DEVICES its process
+    was started with (the fleet tests read it from the job's log)."""
+
+    def on_train_start(self) -> None:
+        print(f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r} pid={os.getpid()}")
+
+
+register(DeviceReporter, name="device_reporter", kind="module")
+
+
+class MemoryHog(TinyRegressor):
+    """TinyRegressor that, at step 2, allocates and holds `hog_mb` MiB of resident memory."""
+
+    def __init__(
+        self,
+        in_dim: int = 8,
+        lr: float = 0.05,
+        sleep_s: float = 0.0,
+        fail_at_step: int = -1,
+        say: str = "",
+        hog_mb: int = 0,
+    ) -> None:
+        super().__init__(in_dim, lr, sleep_s, fail_at_step, say)
+        self.save_hyperparameters()
+        self.hog: list[torch.Tensor] = []
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.global_step == 2 and not self.hog:
+            self.hog.append(torch.ones(self.hparams.hog_mb * 2**18))  # float32: written, resident
+        return super().training_step(batch, batch_idx)
+
+
+register(MemoryHog, name="memory_hog", kind="module")
 
 
 def tiny_spec(

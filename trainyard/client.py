@@ -28,6 +28,7 @@ from trainyard.download import Downloaded, Progress, download
 from trainyard.schemas.admin import ProjectList, ProjectPublic, TokenCreated, TokenList, TokenPublic
 from trainyard.schemas.checkpoints import CheckpointList, CheckpointPublic
 from trainyard.schemas.components import ComponentList, ComponentPublic
+from trainyard.schemas.fleet import QueuedJob, QueueList, WorkerList, WorkerPublic
 from trainyard.schemas.health import HealthPublic
 from trainyard.schemas.jobs import JobDryRun, JobList, JobPublic, JobSummary
 from trainyard.schemas.logs import LogLine, LogList
@@ -360,6 +361,22 @@ class Client:
 
     def revoke_token(self, token_id: str) -> TokenPublic:
         return TokenPublic.model_validate(self._request("DELETE", f"/v1/tokens/{token_id}").json())
+
+    # ------------------------------------------------------------ the fleet
+
+    def queue(self, pool: str | None = None, limit: int = 200) -> list[QueuedJob]:
+        """Queued jobs in scheduling order with position and pending reason (your project's;
+        every project's with an admin token)."""
+        return self._get(QueueList, "/v1/queue", pool=pool, limit=limit).items
+
+    def workers(self) -> list[WorkerPublic]:
+        """Every registered worker with its GPUs and slots (admin)."""
+        return self._get(WorkerList, "/v1/workers").items
+
+    def set_quotas(self, project_id: str, **quotas: int | None) -> ProjectPublic:
+        """Set (an int) or clear (None) `max_gpus`, `max_running_jobs`, `max_priority` (admin)."""
+        response = self._request("PATCH", f"/v1/projects/{project_id}", json=quotas)
+        return ProjectPublic.model_validate(response.json())
 
 
 def _body(spec: Mapping[str, Any] | BaseModel) -> Any:

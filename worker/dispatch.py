@@ -7,6 +7,8 @@ from pathlib import Path
 
 from celery import Celery
 
+from api.db.session import session_scope
+from api.db.workers import placed_queue
 from api.settings import Settings
 from worker.celery_app import TASK_NAME, is_redis, make_celery
 
@@ -23,9 +25,20 @@ def _app_for(settings: Settings) -> Celery:
         return _apps[key]
 
 
-def send_job(job_id: str, settings: Settings) -> None:
-    """Queue `job_id` for a worker. The message carries only the id; the row holds the rest."""
-    _app_for(settings).send_task(TASK_NAME, args=[job_id])
+def send_job(job_id: str, settings: Settings, queue: str | None = None) -> None:
+    """Send `job_id` to `queue` (a worker's own queue), or to the shared queue, where any
+    worker that has room for it takes it. The message carries only the id; the row holds the
+    rest."""
+    _app_for(settings).send_task(TASK_NAME, args=[job_id], queue=queue or settings.queue_name)
+
+
+def send_placed(job_id: str, settings: Settings) -> None:
+    """Send a job to the worker the scheduler placed it on (the API's dispatcher)."""
+    with session_scope(settings.database_url) as session:
+        queue = placed_queue(session, job_id)
+    if queue is None:
+        raise LookupError(f"job {job_id} is not placed on a worker; the scheduler sends it")
+    send_job(job_id, settings, queue)
 
 
 def broker_holds(job_ids: list[str], settings: Settings) -> set[str] | None:
@@ -46,15 +59,15 @@ def broker_holds(job_ids: list[str], settings: Settings) -> set[str] | None:
 
 
 def _redis_messages(settings: Settings) -> bytes:
-    """Every message of our queue (all priority lists) and every unacked one, as raw bytes."""
+    """Every message of our queues (the shared one and the workers' own, every priority list)
+    and every unacked one, as raw bytes."""
     import redis
 
-    queue = settings.queue_name
-    # kombu keeps priorities 3, 6 and 9 in lists of their own beside the plain one.
-    lists = [queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))]
     client = redis.Redis.from_url(settings.broker_url, socket_timeout=5)
     try:
-        raw = [m for key in lists for m in client.lrange(key, 0, -1)]
+        # kombu keeps priorities 3, 6 and 9 in lists of their own beside the plain one.
+        keys = client.scan_iter(match=f"{settings.queue_name}*", count=1000, _type="list")
+        raw = [m for key in keys for m in client.lrange(key, 0, -1)]
         raw += client.hvals(str(settings.broker_transport_options.get("unacked_key", "unacked")))
     finally:
         client.close()

@@ -48,11 +48,14 @@ def claim(settings: Settings, job_id: str, worker_id: str) -> Job | None:
     """queued -> running under the row lock. Returns the claimed job, or None when not queued.
 
     The lock makes a duplicate delivery of the same message a no-op, and a job cancelled while
-    queued never starts.
+    queued never starts. A job the scheduler placed on another worker (its placement moved while
+    the message travelled) is not ours to claim.
     """
     with session_scope(settings.database_url) as session:
         job = lock_job(session, job_id)
         if job is None or job.status != JobStatus.queued:
+            return None
+        if job.placement is not None and job.placement.get("worker") != worker_id:
             return None
         now, attempt = utcnow(), job.attempt + 1
         resume = latest_checkpoint(session, job_id)
@@ -77,6 +80,21 @@ def claim(settings: Settings, job_id: str, worker_id: str) -> Job | None:
             failure_class=None,  # earlier attempts' endings stay in `attempts`
             error=None,
         )
+
+
+def load_claimed(settings: Settings, job_id: str, worker_id: str, attempt: int) -> Job | None:
+    """The job a supervisor claimed for this job process: running as `worker_id`'s attempt
+    `attempt`; None when it is not (any more)."""
+    with session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status not in ACTIVE:
+            return None
+        return job if (job.worker_id, job.attempt) == (worker_id, attempt) else None
+
+
+def still_running(settings: Settings, job_id: str, worker_id: str, attempt: int) -> bool:
+    """Whether the attempt is still recorded as running (nobody wrote how it ended)."""
+    return load_claimed(settings, job_id, worker_id, attempt) is not None
 
 
 def beat(settings: Settings, job_id: str, worker_id: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from api.db.models import EventType, Job, JobEvent, JobStatus, JobTransition, utcnow
+from api.db.workers import release_slots
 
 # Every status change the service makes. A call that asks for another is a bug: it is refused
 # before the row is touched. (A cancelling job never succeeds or goes back to the queue: its
@@ -127,6 +128,11 @@ def transition_job(
     if to.is_terminal:
         job.finished_at = job.finished_at or now
         append_event(session, job, EventType.end, {"status": to})
+    if to.is_terminal or to == JobStatus.queued:
+        # Its worker slots are free again; a job back in the queue is placed anew.
+        release_slots(session, job_id)
+    if to == JobStatus.queued:
+        job.placement, job.placed_at, job.queued_at = None, None, now
     return job
 
 
@@ -218,12 +224,18 @@ def find_by_idempotency_key(session: Session, project_id: str, key: str) -> Job 
 def insert_job(session: Session, *, project_id: str, spec: dict[str, Any], **fields: Any) -> Job:
     """Insert a `queued` job with its first transition and status event. The caller commits."""
     now = utcnow()
+    resources = spec.get("resources") or {}
     job = Job(
         project_id=project_id,
         spec=spec,
         status=JobStatus.queued,
         created_at=now,
         updated_at=now,
+        queued_at=now,
+        priority=int(spec.get("priority") or 0),
+        pool=str(resources.get("pool") or "default"),
+        gpus=int(resources.get("gpus") or 0),
+        labels=dict(resources.get("labels") or {}),
         **fields,
     )
     session.add(job)

@@ -64,6 +64,8 @@ class EventType(enum.StrEnum):
     checkpoint = "checkpoint"
     log = "log"
     end = "end"
+    # Never stored: the stream computes it while the job is queued (api/services/events.py).
+    queue = "queue"
 
 
 class FailureClass(enum.StrEnum):
@@ -91,6 +93,10 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Quotas an admin sets (PATCH /v1/projects/{id}); None: no limit.
+    max_gpus: Mapped[int | None] = mapped_column(Integer)
+    max_running_jobs: Mapped[int | None] = mapped_column(Integer)
+    max_priority: Mapped[int | None] = mapped_column(Integer)
 
 
 class Token(Base):
@@ -114,6 +120,8 @@ class Job(Base):
         UniqueConstraint("project_id", "idempotency_key", name="uq_jobs_project_idempotency"),
         Index("ix_jobs_project_created", "project_id", "created_at"),
         Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
+        # The queue in scheduling order, per pool (api/db/queue.py).
+        Index("ix_jobs_queue", "status", "pool", "priority", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -139,6 +147,16 @@ class Job(Base):
     failure_class: Mapped[str | None] = mapped_column(String(20))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The fleet (api/db/scheduling.py): copied from spec.resources and spec.priority at submit.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    pool: Mapped[str] = mapped_column(String(64), default="default")
+    gpus: Mapped[int] = mapped_column(Integer, default=0)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # worker labels it needs
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # {"worker": id, "gpus": [local indices]}: set when placed, kept after the job ends,
+    # cleared when the job goes back to the queue.
+    placement: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class JobTransition(Base):
@@ -244,3 +262,44 @@ class UiSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Worker(Base):
+    """A `trainyard worker` process and what it owns; it beats `last_heartbeat_at`."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pool: Mapped[str] = mapped_column(String(64), index=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # [{"index", "uuid", "name", "memory_mb"}], one per GPU it owns.
+    inventory: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    cpu_slots: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str] = mapped_column(String(300))  # its own Celery queue
+    version: Mapped[str] = mapped_column(String(50))
+    # {"<index>": {"utilization_pct", "memory_used_mb"}} when NVML is present.
+    gpu_stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkerSlot(Base):
+    """One GPU ("gpu:<index>") or CPU slot ("cpu:<n>") of a worker, and the job holding it.
+
+    Taken by a conditional UPDATE (`job_id IS NULL`) in the transaction that places the job,
+    and freed when the job leaves the running or placed state (api/db/jobs.py transition_job),
+    so no slot is ever given to two jobs.
+    """
+
+    __tablename__ = "worker_slots"
+
+    worker_id: Mapped[str] = mapped_column(
+        ForeignKey("workers.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )

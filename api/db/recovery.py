@@ -4,9 +4,9 @@
   queue always; `infra_lost` and `oom` go back while retries are left (`max_retries`), else fail;
   anything else fails. A cancel that was asked for wins over all of them.
 - `reap_lost_jobs`: running jobs whose heartbeat is older than the timeout are declared lost.
-- `undispatched_jobs` / `resend_job`: the outbox. A queued job whose message was never sent, or
-  was sent long ago and is gone from the broker, is sent again; `resend_job` is also how a
-  worker re-sends a job it handed back (worker/lifecycle.py).
+- `undispatched_jobs` / `resend_job`: the outbox. A job placed on a worker (api/db/scheduling.py)
+  whose message was never sent, or was sent long ago and is gone from the broker, is sent
+  again; `resend_job` is also how the scheduler sends what it placed.
 
 Several reapers and reconcilers may run at once (API replicas): a job is taken by a conditional
 UPDATE whose WHERE repeats what made it a candidate. The UPDATE takes the row lock (PostgreSQL)
@@ -150,7 +150,7 @@ def _take_lost(session: Session, job_id: str, cutoff: datetime, now: datetime) -
 def undispatched_jobs(
     session: Session, now: datetime, *, grace_s: float, stale_after_s: float
 ) -> list[tuple[str, datetime | None]]:
-    """(id, dispatched_at) of queued jobs whose message may be missing, oldest first.
+    """(id, dispatched_at) of placed, queued jobs whose message may be missing, oldest first.
 
     Never sent and older than `grace_s` (the API sends right after its commit; the grace keeps
     the reconciler out of that window), or sent more than `stale_after_s` ago (the broker may
@@ -160,7 +160,7 @@ def undispatched_jobs(
     stale = Job.dispatched_at < now - timedelta(seconds=stale_after_s)
     rows = session.execute(
         select(Job.id, Job.dispatched_at)
-        .where(Job.status == str(JobStatus.queued), never | stale)
+        .where(Job.status == str(JobStatus.queued), Job.placement.is_not(None), never | stale)
         .order_by(Job.updated_at)
         .limit(MAX_PER_PASS)
     ).all()

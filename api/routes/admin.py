@@ -27,7 +27,14 @@ ADMIN_ERRORS = error_responses(401, 403)
 
 
 def _project(p: Project) -> ProjectPublic:
-    return ProjectPublic(id=p.id, name=p.name, created_at=p.created_at)
+    return ProjectPublic(
+        id=p.id,
+        name=p.name,
+        created_at=p.created_at,
+        max_gpus=p.max_gpus,
+        max_running_jobs=p.max_running_jobs,
+        max_priority=p.max_priority,
+    )
 
 
 def _token(t: Token) -> TokenPublic:

@@ -92,7 +92,9 @@ async def stream_events(
 ) -> EventSourceResponse:
     """Every event of the job in order: `status` (each transition), `metric` (each logged
     value), `progress` (step, total, epoch, samples/s, ETA), `checkpoint` (a new checkpoint),
-    `log` (a captured output line), and finally `end`, after which the stream closes. A client
+    `log` (a captured output line), `queue` (while the job is queued: its position, jobs
+    ahead and pending reason, sent when one changes; these have no id and are not replayed),
+    and finally `end`, after which the stream closes. A client
     that reconnects with `Last-Event-ID` (or `?since=`) misses nothing and gets nothing twice;
     one that connects after the job ended gets the whole history, then `end`."""
     start = await run_in_threadpool(

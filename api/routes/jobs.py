@@ -11,9 +11,9 @@ from api.db import jobs as job_queries
 from api.db.models import JobStatus
 from api.deps import (
     AuthDep,
-    DispatcherDep,
     RateLimiterDep,
     RegistryDep,
+    SchedulerDep,
     SessionDep,
     SettingsDep,
     require_job,
@@ -22,8 +22,9 @@ from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, page
 from api.params import CLIENT_INT
 from api.services import jobs as job_service
+from api.services.placement import check_priority_cap, placement_warnings
 from api.services.specs import request_hash, resolve_spec
-from api.services.views import job_public, job_summary
+from api.services.views import job_public, job_summaries
 from trainyard.schemas.common import error_responses
 from trainyard.schemas.jobs import JobCreate, JobDryRun, JobList, JobPublic, Tag
 
@@ -49,7 +50,7 @@ def create_job(
     settings: SettingsDep,
     registry: RegistryDep,
     limiter: RateLimiterDep,
-    dispatcher: DispatcherDep,
+    scheduler: SchedulerDep,
     dry_run: Annotated[
         bool, Query(description="Validate and return the resolved spec; store nothing.")
     ] = False,
@@ -64,12 +65,17 @@ def create_job(
     ] = None,
 ) -> JobPublic | JobDryRun:
     """Validate the spec against the registry and the server's limits, store the job as
-    `queued` and hand its id to the workers. Unknown fields and bad params are a 422 naming
-    the field."""
+    `queued` and run a scheduling pass: the job is placed on a worker whose free slots fit
+    `resources` (highest `priority` first, FIFO within a priority) and sent to it, or waits
+    with a `queue.pending_reason`. Unknown fields and bad params are a 422 naming the field;
+    a `priority` above the project's `max_priority` is a 422 too."""
     spec = resolve_spec(body, registry, settings)
+    check_priority_cap(session, principal.project_id, body.priority)
     if dry_run:
         response.status_code = 200
-        return JobDryRun(dry_run=True, spec=spec)
+        return JobDryRun(
+            dry_run=True, spec=spec, warnings=placement_warnings(session, settings, body)
+        )
     job, created = job_service.submit_job(
         session,
         project_id=principal.project_id,
@@ -79,17 +85,19 @@ def create_job(
         before_insert=lambda: limiter.check(principal.token_id),
     )
     if created:
-        job_service.dispatch(session, job, dispatcher)
+        scheduler.run_pass()  # placed and sent now if a worker has room (api/db/scheduling.py)
+        session.refresh(job)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return job_public(session, job)
+    return job_public(session, job, settings.heartbeat_timeout_s)
 
 
 @router.get("", response_model=JobList, summary="List jobs", responses=error_responses(401, 422))
 def list_jobs(
     session: SessionDep,
     principal: AuthDep,
+    settings: SettingsDep,
     status: Annotated[
         list[str] | None, Query(description=f"Only these statuses ({', '.join(STATUS_VALUES)}).")
     ] = None,
@@ -119,7 +127,8 @@ def list_jobs(
         limit=limit + 1,
     )
     jobs, next_cursor = page(rows, limit, key=lambda job: (job.created_at.isoformat(), job.id))
-    return JobList(items=[job_summary(j) for j in jobs], next_cursor=next_cursor)
+    items = job_summaries(session, jobs, settings.heartbeat_timeout_s)
+    return JobList(items=items, next_cursor=next_cursor)
 
 
 @router.get(
@@ -128,10 +137,14 @@ def list_jobs(
     summary="Read a job",
     responses=error_responses(401, 404),
 )
-def read_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
+def read_job(
+    job_id: str, session: SessionDep, principal: AuthDep, settings: SettingsDep
+) -> JobPublic:
     """Status, timestamps, attempt, progress, latest metrics, best checkpoint, error summary
-    and the status history."""
-    return job_public(session, require_job(session, principal, job_id))
+    and the status history; while queued, `queue` (position, jobs ahead, pending reason), and
+    once placed, `placement` (worker and GPUs)."""
+    job = require_job(session, principal, job_id)
+    return job_public(session, job, settings.heartbeat_timeout_s)
 
 
 @router.post(
@@ -140,11 +153,18 @@ def read_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
     summary="Cancel a job",
     responses=error_responses(401, 404, 409),
 )
-def cancel_job(job_id: str, session: SessionDep, principal: AuthDep) -> JobPublic:
+def cancel_job(
+    job_id: str,
+    session: SessionDep,
+    principal: AuthDep,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
+) -> JobPublic:
     """A queued job is cancelled at once and never starts. A running job becomes
     `cancelling`: its worker stops at the next batch boundary, saves a last checkpoint and ends
     `cancelled`. Cancelling again is safe: a cancelling or cancelled job answers 200 with the
     job as it is. A job that already succeeded or failed answers 409 `job_not_cancellable`."""
     require_job(session, principal, job_id)
     job = job_service.cancel_job(session, job_id)
-    return job_public(session, job)
+    scheduler.wake()  # a cancelled job may have freed slots
+    return job_public(session, job, settings.heartbeat_timeout_s)

@@ -26,7 +26,8 @@ from sse_starlette import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from api.db.events import events_after, last_event
-from api.db.models import EventType
+from api.db.models import EventType, Job, utcnow
+from api.db.queue import queue_info
 from api.db.session import session_factory
 from api.notify import RedisListener, install, redis_url_of
 from api.settings import Settings
@@ -39,6 +40,7 @@ POLL_S = 0.25  # embedded default: how often a watched job's rows are re-read
 SAFETY_POLL_S = 5.0  # with Redis: re-read anyway, in case an announcement was lost
 KEEPALIVE_S = 15.0  # the response's ping interval (api/routes/events.py)
 RETRY_MS = 2000  # what EventSource waits before reconnecting
+QUEUE_POLL_S = 1.0  # a queued job's position and reason are re-read this often
 SEP = "\n"  # line separator of every frame and ping: the wire format clients have always read
 EVENT_TYPES = tuple(EventType)  # in the order the stream documents them
 
@@ -66,6 +68,20 @@ def read_frames(database_url: str, job_id: str, after: int, limit: int = PAGE) -
     with session_factory(database_url)() as session:
         rows = events_after(session, job_id, after, limit)
         return [encode(r.seq, r.type, r.data) for r in rows]
+
+
+def read_queue(settings: Settings, job_id: str) -> dict[str, Any] | None:
+    """The job's queue info as a `queue` event's data; None unless it is queued."""
+    with session_factory(settings.database_url)() as session:
+        job = session.get(Job, job_id)
+        info = job and queue_info(session, job, utcnow(), settings.heartbeat_timeout_s)
+        return info.model_dump(mode="json") if info else None
+
+
+def queue_frame(data: dict[str, Any]) -> bytes:
+    """A `queue` event: no id (it is not stored; a reconnect resumes by the stored ids)."""
+    body = json.dumps(data, separators=(",", ":"))
+    return ServerSentEvent(body, event=EventType.queue, sep=SEP).encode()
 
 
 def read_last(database_url: str, job_id: str) -> tuple[int, str] | None:
@@ -292,6 +308,10 @@ async def stream(
             break
     if ended or hub.closing:
         return
+    send_queue = wanted is None or EventType.queue in wanted
+    queued = await run_in_threadpool(read_queue, hub.settings, job_id) if send_queue else None
+    if queued is not None:
+        yield queue_frame(queued)
     async with hub.feed(job_id) as feed:
         while not hub.closing:
             changed = feed.changed
@@ -309,4 +329,15 @@ async def stream(
                 continue
             if feed.ended and cursor >= feed.tail:
                 return  # the client asked for what comes after `end`: nothing ever will
-            await changed.wait()
+            if queued is None:
+                await changed.wait()
+                continue
+            # Queued: its position moves as other jobs start, which announces nothing here.
+            try:
+                await asyncio.wait_for(changed.wait(), QUEUE_POLL_S)
+            except TimeoutError:
+                pass
+            now = await run_in_threadpool(read_queue, hub.settings, job_id)
+            if now is not None and now != queued:
+                yield queue_frame(now)
+            queued = now

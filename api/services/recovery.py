@@ -5,10 +5,11 @@ API is always up where jobs are submitted (embedded mode and compose alike), and
 decisions below are safe when several API processes run it at once. One pass:
 
 1. `reap_lost_jobs`: a running job whose heartbeat is older than `heartbeat_timeout_s` is
-   declared lost (infra_lost) and requeued as a new attempt, which resumes from its latest
-   checkpoint; after `max_retries` such losses it fails.
-2. `resend_undispatched`: the outbox. Queued jobs never sent (older than `dispatch_grace_s`), and
-   queued jobs sent more than `redispatch_after_s` ago whose message the broker no longer holds
+   declared lost (infra_lost) and requeued as a new attempt (its worker slots freed), which
+   the scheduler places again and which resumes from its latest checkpoint; after
+   `max_retries` such losses it fails.
+2. `resend_undispatched`: the outbox. Placed jobs never sent (older than `dispatch_grace_s`), and
+   placed jobs sent more than `redispatch_after_s` ago whose message the broker no longer holds
    (Redis restarted empty), are sent again. Running a job twice at once is impossible whatever
    is sent twice: the worker's claim is a row-locked `queued -> running`.
 """
@@ -23,7 +24,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from api.db.models import JobStatus, utcnow
+from api.db.models import utcnow
 from api.db.recovery import reap_lost_jobs, resend_job, take_for_dispatch, undispatched_jobs
 from api.db.session import session_scope
 from api.settings import Settings
@@ -85,8 +86,6 @@ def recovery_pass(
         for job in reap_lost_jobs(session, utcnow(), settings.heartbeat_timeout_s):
             log.warning("job %s lost its worker: now %s", job.id, job.status)
             report.reaped.append(job.id)
-            if job.status == JobStatus.queued and resend_job(session, job.id, None, dispatch):
-                report.sent.append(job.id)
         report.sent += resend_undispatched(
             session,
             utcnow(),

@@ -58,6 +58,32 @@ def _check_bounds(body: JobCreate, settings: Settings) -> None:
             )
 
 
+def _field_error(field: str, message: str) -> AppError:
+    return AppError(
+        ErrorCode.validation_error,
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def _check_resources(body: JobCreate, settings: Settings) -> None:
+    """What the fields cannot say alone: a GPU accelerator needs GPUs, the memory limit is
+    at most the server's."""
+    resources = body.resources
+    if body.trainer.accelerator in ("gpu", "cuda") and resources.gpus == 0:
+        raise _field_error(
+            "resources.gpus",
+            f"trainer.accelerator is {body.trainer.accelerator!r} but the job asks for no GPU; "
+            "set resources.gpus to 1 or more (or use accelerator 'auto' or 'cpu')",
+        )
+    limit = settings.job_memory_limit_mb
+    if resources.memory_mb is not None and limit is not None and resources.memory_mb > limit:
+        raise _field_error(
+            "resources.memory_mb",
+            f"at most {limit} on this server (setting JOB_MEMORY_LIMIT_MB)",
+        )
+
+
 def resolve_spec(body: JobCreate, registry: Registry, settings: Settings) -> dict[str, Any]:
     """Validate names, params and bounds; return the spec to store (a JobSpec as JSON).
 
@@ -68,6 +94,7 @@ def resolve_spec(body: JobCreate, registry: Registry, settings: Settings) -> dic
     datamodule = _resolve_component(registry, "datamodule", body.datamodule)
     callbacks = resolve_callbacks(body, registry, _resolve_component)
     _check_bounds(body, settings)
+    _check_resources(body, settings)
     data = body.model_dump()
     data.update(
         module=module,

@@ -5,6 +5,8 @@
 - `app`, `client`: `create_app(settings, dispatcher=dispatched.append)` and a TestClient.
 - `auth`: headers of `project_token`.
 - `count_rows(table)`: rows in a table, to prove a rejected request stored nothing.
+- `cpu_worker`: a registered (fake, online) worker with 4 CPU slots, so that a submitted job is
+  placed and handed to the dispatcher (no worker: it waits in the queue, undispatched).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from api.db.session import session_scope
 from api.main import create_app
 from api.settings import Settings
 from tests.conftest import ProjectToken
+from tests.fleet_helpers import register_fake_worker
 
 
 @pytest.fixture
@@ -51,3 +54,8 @@ def count_rows(database_url: str) -> Callable[[str], int]:
             return session.scalar(select(func.count()).select_from(Base.metadata.tables[table]))
 
     return count
+
+
+@pytest.fixture
+def cpu_worker(database_url: str) -> str:
+    return register_fake_worker(database_url, cpu_slots=4)

@@ -35,7 +35,11 @@ def with_(path: str, value: Any) -> dict[str, Any]:
 
 
 def test_submit_stores_queued_job_and_dispatches_it(
-    client: TestClient, auth: dict[str, str], dispatched: list[str], database_url: str
+    client: TestClient,
+    auth: dict[str, str],
+    dispatched: list[str],
+    database_url: str,
+    cpu_worker: str,
 ) -> None:
     response = client.post("/v1/jobs", json=SPEC, headers=auth)
     assert response.status_code == 201, response.text
@@ -49,6 +53,7 @@ def test_submit_stores_queued_job_and_dispatches_it(
     assert job["spec"]["trainer"] == {"max_epochs": 2, "limit_train_batches": 5}
     assert [t["to_status"] for t in job["transitions"]] == ["queued"]
     assert dispatched == [job["id"]]
+    assert job["placement"] == {"worker": cpu_worker, "gpus": []}
     with session_scope(database_url) as session:
         row = session.get(Job, job["id"])
         assert row is not None and row.dispatched_at is not None
@@ -159,7 +164,7 @@ def test_missing_or_wrong_token_is_401(client: TestClient, count_rows, headers) 
 
 
 def test_idempotency_key_replays_the_same_job(
-    client: TestClient, auth: dict[str, str], dispatched: list[str], count_rows
+    client: TestClient, auth: dict[str, str], dispatched: list[str], count_rows, cpu_worker: str
 ) -> None:
     headers = {**auth, "Idempotency-Key": "retry-1"}
     first = client.post("/v1/jobs", json=SPEC, headers=headers)

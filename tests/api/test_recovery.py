@@ -121,11 +121,13 @@ def test_concurrent_reapers_requeue_each_job_once(database_url: str) -> None:
 
 
 def queued_job(url: str, *, age_s: float, dispatched_age_s: float | None = None) -> str:
+    """A job the scheduler placed on worker w1 `age_s` ago (only placed jobs have a message)."""
     job_id = insert_job(url, tiny_spec())
     now = utcnow()
     with session_scope(url) as s:
         row = s.get(Job, job_id)
         row.updated_at = now - timedelta(seconds=age_s)
+        row.placement = {"worker": "w1", "gpus": []}
         if dispatched_age_s is not None:
             row.dispatched_at = now - timedelta(seconds=dispatched_age_s)
     return job_id
@@ -195,10 +197,19 @@ def test_concurrent_reconcilers_send_each_job_once(database_url: str) -> None:
     assert sorted(sent) == sorted(jobs)
 
 
-def test_a_pass_reaps_and_sends_the_requeued_job_at_once(settings: Settings) -> None:
+def test_a_pass_reaps_and_leaves_the_requeued_job_to_the_scheduler(settings: Settings) -> None:
     url = settings.database_url
     lost = running_job(url, beat_age_s=settings.heartbeat_timeout_s + 5)
     sent: list[str] = []
     report = recovery_pass(settings, sent.append)
-    assert report.reaped == [lost] and sent == [lost]
-    assert job(url, lost).dispatched_at is not None
+    assert report.reaped == [lost] and sent == []  # unplaced: the scheduler places it anew
+    got = job(url, lost)
+    assert (got.status, got.placement, got.dispatched_at) == ("queued", None, None)
+
+
+def test_an_unplaced_queued_job_is_never_sent_by_the_outbox(database_url: str) -> None:
+    job_id = insert_job(database_url, tiny_spec())
+    with session_scope(database_url) as s:
+        s.get(Job, job_id).updated_at = utcnow() - timedelta(seconds=100)
+    sent: list[str] = []
+    assert resend(database_url, sent.append) == [] and sent == []

@@ -15,7 +15,11 @@ def database_url(sqlite_url: str) -> str:
 
 
 def test_submit_list_filter_and_cancel_on_sqlite(
-    client: TestClient, auth: dict[str, str], dispatched: list[str], database_url: str
+    client: TestClient,
+    auth: dict[str, str],
+    dispatched: list[str],
+    database_url: str,
+    cpu_worker: str,
 ) -> None:
     assert database_url.startswith("sqlite")
     a = submit(client, auth, tags=["a_b"])["id"]

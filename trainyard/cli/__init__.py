@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 from trainyard.cli.admin import add_admin_commands
 from trainyard.cli.common import common_options
+from trainyard.cli.fleet import add_queue
 from trainyard.cli.jobs import add_artifacts, add_jobs, add_submit, add_watch
 
-CLIENT_COMMANDS = (add_submit, add_watch, add_jobs, add_artifacts, add_admin_commands)
+CLIENT_COMMANDS = (add_submit, add_watch, add_jobs, add_queue, add_artifacts, add_admin_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

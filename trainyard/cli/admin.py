@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from trainyard.cli.common import client_of, echo, print_json, reports_errors, table
+from trainyard.cli.fleet import add_fleet_admin_commands
 
 
 def _when(moment: datetime | None) -> str:
@@ -100,3 +101,4 @@ def add_admin_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = groups.add_parser("token-revoke", parents=[common], help="revoke a token by id")
     p.add_argument("token_id")
     p.set_defaults(func=revoke_token)
+    add_fleet_admin_commands(groups, common)

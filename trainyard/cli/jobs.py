@@ -19,6 +19,7 @@ from trainyard.cli.common import (
     reports_errors,
     table,
 )
+from trainyard.cli.fleet import queue_text
 
 if TYPE_CHECKING:
     from trainyard.client import Client
@@ -118,10 +119,10 @@ def list_jobs(args: argparse.Namespace) -> int:
         rows = [
             [j.id, j.name or "-", j.status, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
              f"epoch {j.progress.epoch if j.progress.epoch is not None else '-'}",
-             _progress(j.progress)]
+             _progress(j.progress), queue_text(j.queue, j.placement)]
             for j in jobs
         ]  # fmt: skip
-        table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP"])
+        table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP", "QUEUE / WORKER"])
     return 0
 
 
@@ -136,7 +137,9 @@ def status(args: argparse.Namespace) -> int:
         return 0
     p = job.progress
     echo(f"job       {job.id} ({job.name or 'unnamed'})")
-    echo(f"status    {job.status} (attempt {job.attempt})")
+    echo(f"status    {job.status} (attempt {job.attempt}, priority {job.priority})")
+    if job.queue is not None or job.placement is not None:
+        echo(f"{'queue' if job.queue else 'worker':<9} {queue_text(job.queue, job.placement)}")
     echo(f"progress  epoch {p.epoch if p.epoch is not None else '-'}, step {_progress(p)}")
     for name, value in sorted(job.latest_metrics.items()):
         echo(f"metric    {name} = {format_value(value)}")
@@ -191,7 +194,9 @@ def add_jobs(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("job_id")
     p.set_defaults(func=cancel)
 
-    p = sub.add_parser("components", parents=[common], help="modules and datamodules to use")
+    p = sub.add_parser(
+        "components", parents=[common], help="modules, datamodules and callbacks a spec may name"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=components)
 

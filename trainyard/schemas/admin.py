@@ -22,6 +22,9 @@ class ProjectPublic(BaseModel):
     id: str = Field(description="Project id.")
     name: str = Field(description="Project name.")
     created_at: UtcDatetime = Field(description="Creation time.")
+    max_gpus: int | None = Field(None, description="GPU quota; null: no limit.")
+    max_running_jobs: int | None = Field(None, description="Running-job quota; null: no limit.")
+    max_priority: int | None = Field(None, description="Highest priority allowed; null: no cap.")
 
 
 class ProjectList(BaseModel):

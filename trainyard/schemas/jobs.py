@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from trainyard.schemas.checkpoints import CheckpointPublic
 from trainyard.schemas.common import PlainText, UtcDatetime
+from trainyard.schemas.fleet import JobPlacement, QueueInfo, ResourcesSpec
 
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:=\-]{1,64}$")]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -128,6 +129,16 @@ class JobCreate(Strict):
     max_runtime_s: Annotated[float, Field(gt=0, le=366 * 86_400)] | None = Field(
         None, description="Fail the job with failure_class 'timeout' after this long (seconds)."
     )
+    resources: ResourcesSpec = Field(
+        default_factory=lambda: ResourcesSpec(),
+        description="What the job needs from a worker: GPUs (all on one worker), a pool, "
+        "labels, a memory limit. Default: one CPU slot in the pool 'default'.",
+    )
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = Field(
+        0,
+        description="Higher runs first; FIFO within a priority. At most the project's "
+        "max_priority when an admin set one.",
+    )
 
 
 class JobSpec(JobCreate):
@@ -164,6 +175,13 @@ class JobSummary(BaseModel):
     finished_at: UtcDatetime | None = Field(description="When it reached a terminal status.")
     attempt: int = Field(description="Attempt number (0 before the first start).")
     progress: JobProgress = Field(description="Latest progress of the running attempt.")
+    priority: int = Field(0, description="Scheduling priority (higher first).")
+    placement: JobPlacement | None = Field(
+        None, description="Where it runs or ran: the worker and its GPUs; null before placed."
+    )
+    queue: QueueInfo | None = Field(
+        None, description="While queued: position, jobs ahead and why it waits; else null."
+    )
 
 
 class JobPublic(JobSummary):
@@ -193,4 +211,9 @@ class JobDryRun(BaseModel):
     dry_run: Literal[True] = Field(True, description="Nothing was stored.")
     spec: dict[str, Any] = Field(
         description="The spec as it would be stored (a JobSpec): defaults filled in."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What would keep the job waiting (an unknown pool, more GPUs than any "
+        "worker of the pool has); it would still be accepted.",
     )
