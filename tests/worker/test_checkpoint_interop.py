@@ -106,6 +106,28 @@ CASES: dict[str, dict[str, Any]] = {
         trainer={"precision": "32-true", "max_epochs": 2, "check_val_every_n_epoch": 2},
     ),
     "16-true": job("autoencoder", trainer={"precision": "16-true", "max_epochs": 1}),
+    "callbacks: swa, lr_monitor, throughput_monitor": job(
+        "mlp_classifier",
+        trainer={"max_epochs": 3},
+        callbacks=[
+            {
+                "name": "swa",
+                "params": {"swa_lrs": 0.01, "swa_epoch_start": 1, "annealing_epochs": 1},
+            },
+            {"name": "lr_monitor", "params": {"logging_interval": "step"}},
+            {"name": "throughput_monitor", "params": {"window_size": 2}},
+        ],
+    ),
+    "callbacks: ema, grad_accum_schedule, timer": job(
+        "autoencoder",
+        trainer={"max_epochs": 3},
+        checkpoint={"monitor": "val_loss", "save_top_k": 2},
+        callbacks=[
+            {"name": "ema", "params": {"decay": 0.9}},
+            {"name": "grad_accum_schedule", "params": {"scheduling": {"0": 1, "1": 2}}},
+            {"name": "timer", "params": {"duration": "00:01:00:00", "interval": "epoch"}},
+        ],
+    ),
     "bf16-true": job("autoencoder", trainer={"precision": "bf16-true", "max_epochs": 1}),
     "stopped by max_runtime_s (last checkpoint on the way out)": job(
         "autoencoder",
@@ -237,6 +259,13 @@ def test_the_matrix_sets_every_option_a_spec_can_carry() -> None:
     )
     precisions = {_canonical(p) for p in typing.get_args(Precision)}
     assert {_canonical(b["trainer"].get("precision", "32-true")) for b in bodies} == precisions
+    builtin_callbacks = {
+        c.name
+        for c in get_registry().all()
+        if c.kind == "callback" and c.cls.__module__.startswith("trainer_core")
+    }
+    used = {ref["name"] for b in bodies for ref in b.get("callbacks", [])}
+    assert used == builtin_callbacks
 
 
 class Palette(enum.Enum):
