@@ -9,6 +9,7 @@ from typing import Any
 from api.errors import AppError, ErrorCode
 from api.services.spec_callbacks import resolve_callbacks
 from api.settings import Settings
+from catalog.compat import mismatches
 from catalog.registry import InvalidParamsError, Kind, Registry, UnknownComponentError
 from trainyard.schemas.jobs import ComponentRef, JobCreate, JobSpec
 
@@ -41,6 +42,21 @@ def _resolve_component(
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise AppError(ErrorCode.invalid_params, detail, errors=errors) from None
     return {"name": ref.name, "params": params}
+
+
+def _check_pair(registry: Registry, module: dict[str, Any], datamodule: dict[str, Any]) -> None:
+    """Parameters valid on each side that would still fail together at the first batch: an
+    input width that is not the datamodule's, fewer classes than its labels (catalog.compat)."""
+    found = mismatches(
+        registry.get("module", module["name"]).cls,
+        module["params"],
+        registry.get("datamodule", datamodule["name"]).cls,
+        datamodule["params"],
+    )
+    errors = [{"field": f"module.params.{e['field']}", "message": e["message"]} for e in found]
+    if errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise AppError(ErrorCode.invalid_params, detail, errors=errors)
 
 
 def _check_bounds(body: JobCreate, settings: Settings) -> None:
@@ -92,6 +108,7 @@ def resolve_spec(body: JobCreate, registry: Registry, settings: Settings) -> dic
     """
     module = _resolve_component(registry, "module", body.module)
     datamodule = _resolve_component(registry, "datamodule", body.datamodule)
+    _check_pair(registry, module, datamodule)
     callbacks = resolve_callbacks(body, registry, _resolve_component)
     _check_bounds(body, settings)
     _check_resources(body, settings)

@@ -9,6 +9,7 @@ from pydantic import Field
 from torch import nn
 
 import trainer_core as L
+from catalog.compat import declares
 from catalog.components._batches import features
 from catalog.components._limits import (
     MAX_FEATURES,
@@ -48,6 +49,10 @@ class LitAutoEncoder(L.LightningModule):
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, input_dim)
         )
+
+    @declares("input_dim")
+    def input_width(params: dict[str, Any]) -> int:  # catalog.compat: checked at submit
+        return int(params["input_dim"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))

@@ -9,6 +9,7 @@ from pydantic import Field
 from torch import nn
 
 import trainer_core as L
+from catalog.compat import declares
 from catalog.components._batches import features
 from catalog.components._limits import (
     MAX_CLASSES,
@@ -49,6 +50,14 @@ class MLPClassifier(L.LightningModule):
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, num_classes),
         )
+
+    @declares("input_dim")
+    def input_width(params: dict[str, Any]) -> int:  # catalog.compat: checked at submit
+        return int(params["input_dim"])
+
+    @declares("num_classes")
+    def class_count(params: dict[str, Any]) -> int:
+        return int(params["num_classes"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

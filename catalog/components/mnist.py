@@ -101,6 +101,14 @@ class MNISTDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.sets: dict[str, TensorDataset] = {}
 
+    @staticmethod
+    def sample_width(params: dict[str, Any]) -> int:  # catalog.compat: checked at submit
+        return 28 * 28
+
+    @staticmethod
+    def label_count(params: dict[str, Any]) -> int:
+        return 10
+
     def prepare_data(self) -> None:
         folder = dataset_folder(self.hparams["dataset"])
         for stem in FILES.values():

@@ -49,6 +49,14 @@ class SyntheticDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.sets: dict[str, TensorDataset] = {}
 
+    @staticmethod
+    def sample_width(params: dict[str, Any]) -> int:  # catalog.compat: checked at submit
+        return math.prod(params["shape"])
+
+    @staticmethod
+    def label_count(params: dict[str, Any]) -> int:
+        return int(params["num_classes"])
+
     def _make(self, size: int, offset: int) -> TensorDataset:
         gen = torch.Generator().manual_seed(self.hparams["seed"] + offset)
         x = torch.randn(size, *self.hparams["shape"], generator=gen)

@@ -228,3 +228,45 @@ def test_large_but_sensible_values_are_accepted(post: Callable[[str], Any]) -> N
     }
     answer = post(json.dumps(spec))
     assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize(
+    ("module", "datamodule", "says"),
+    [
+        (
+            {"name": "autoencoder"},
+            {"name": "mnist"},
+            "module.params.input_dim: is 64 but the datamodule's samples have 784 features",
+        ),
+        (
+            {"name": "mlp_classifier", "params": {"input_dim": 8}},
+            {"name": "synthetic", "params": {"shape": [2, 3]}},
+            "module.params.input_dim: is 8 but the datamodule's samples have 6 features",
+        ),
+        (
+            {"name": "mlp_classifier", "params": {"num_classes": 2}},
+            {"name": "digits"},
+            "module.params.num_classes: is 2 but the datamodule's labels go up to 9",
+        ),
+    ],
+)
+def test_a_module_that_does_not_fit_its_datamodule_is_a_422_at_submit(
+    post: Callable[[str], Any],
+    module: dict[str, Any],
+    datamodule: dict[str, Any],
+    says: str,
+    nothing_stored: None,
+) -> None:
+    answer = post(json.dumps({**BASE, "module": module, "datamodule": datamodule}))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error_code"] == "invalid_params"
+    assert says in answer.json()["detail"]
+
+
+def test_a_module_that_fits_is_accepted(post: Callable[[str], Any]) -> None:
+    spec = {
+        **BASE,
+        "module": {"name": "mlp_classifier", "params": {"input_dim": 784, "num_classes": 12}},
+        "datamodule": {"name": "mnist"},
+    }
+    assert post(json.dumps(spec)).status_code == 201
