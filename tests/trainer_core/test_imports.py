@@ -16,6 +16,11 @@ LAZY_ALLOWED = {
     "torch.utils.tensorboard.summary",
     "matplotlib.pyplot",  # LRFinder.plot
     "psutil",  # DeviceStatsMonitor's CPU stats
+    "mlflow",  # MLFlowLogger
+    "mlflow.entities",
+    "mlflow.tracking",
+    "mlflow.tracking.context.registry",
+    "mlflow.utils.mlflow_tags",
 }
 
 
