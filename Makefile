@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run lint bench bench-service vendor clean
+.PHONY: venv test run lint bench bench-service vendor screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench-service: $(STAMP)
 UPLOT_VERSION ?= 1.6.32
 vendor:
 	$(PY) scripts/vendor_ui.py $(UPLOT_VERSION)
+
+# The dashboard screenshots in docs/screenshots, taken by the browser tests (needs PostgreSQL,
+# Redis, chromium and chromium-driver, as `make test` does).
+screenshots: $(STAMP)
+	TRAINYARD_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/ui/test_browser.py
 
 clean:
 	rm -rf $(VENV) var lightning_logs .pytest_cache

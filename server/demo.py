@@ -255,6 +255,7 @@ def print_usage(url: str, token: str, services: Services) -> None:
     print(f"""
 Trainyard is running at {url}  (OpenAPI docs: {url}/docs)
 Token (project "demo"): {token}
+Dashboard: {url}/ui/  (log in by pasting the token above)
 
   # the CLI reads these (in another terminal: source .venv/bin/activate)
   export TRAINYARD_URL={url} TRAINYARD_TOKEN={token}

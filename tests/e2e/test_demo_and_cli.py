@@ -61,6 +61,10 @@ def test_make_run_trains_supervises_its_worker_and_restarts_on_the_same_port(
         text = wait_for_text(out, "Still serving", demo, 240)
         assert "succeeded" in text and "/download" in text and "mean squared error" in text
         token = next(line.split(": ")[1] for line in text.splitlines() if "Token (project" in line)
+        dashboard = next(line.split()[1] for line in text.splitlines() if "Dashboard:" in line)
+        assert dashboard == f"http://127.0.0.1:{port}/ui/"
+        login = api.post("/ui/login", data={"token": token}, follow_redirects=False)
+        assert login.status_code == 303 and login.headers["location"] == "/ui/"
         api.headers["Authorization"] = f"Bearer {token}"
         assert [job["status"] for job in api.get("/v1/jobs").json()["items"]] == ["succeeded"]
         assert (home / "trainyard.sqlite").exists()

@@ -62,6 +62,9 @@ class Browser:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver: WebDriver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        if width < 500:  # below Chromium's smallest window: emulate the phone's viewport
+            metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True}
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
         self.driver.execute_cdp_cmd(
             "Browser.setDownloadBehavior",
             {"behavior": "allow", "downloadPath": str(self.downloads)},
@@ -127,6 +130,13 @@ class Browser:
     def screenshot(self, name: str) -> None:
         """Into $TRAINYARD_SCREENSHOTS (docs/screenshots with `make screenshots`), when set."""
         folder = os.environ.get("TRAINYARD_SCREENSHOTS")
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            self.driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        if not folder:
+            return
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        # The whole page, not just the window: grow the window to the page for one capture.
+        size = self.driver.get_window_size()
+        height = self.js("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(size["width"], min(max(height, size["height"]), 2400))
+        time.sleep(0.3)  # let the charts follow the new size (a resize handler, then a frame)
+        self.driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        self.driver.set_window_size(size["width"], size["height"])

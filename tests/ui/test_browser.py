@@ -133,6 +133,7 @@ def test_a_running_job_draws_new_points_zooms_and_switches_scales(
     browser.open(f"/ui/jobs/{job['id']}")
     first = browser.wait(lambda: chart_points(browser), what="a drawn chart")
     browser.wait(lambda: chart_points(browser) >= first + 3, what="live points on the chart")
+    browser.screenshot("job")
     # The log line arrived as text, never as markup.
     browser.wait(lambda: XSS_LINE in browser.find("#log-tail").text, what="the log line")
     assert browser.find_all("#log-tail b") == []
@@ -164,7 +165,6 @@ def test_a_running_job_draws_new_points_zooms_and_switches_scales(
     assert browser.find("figure.chart-card").get_attribute("data-smoothing") == "0.6"
     browser.find("label[for='smooth-on']").click()
     browser.wait(lambda: browser.find("figure.chart-card").get_attribute("data-smoothing") == "off")
-    browser.screenshot("job")
     browser.driver.refresh()
     browser.wait(lambda: chart_points(browser), what="the chart after a reload")
     assert browser.find("figure.chart-card").get_attribute("data-smoothing") == "off"
@@ -377,3 +377,22 @@ def test_admin_creates_a_token_shown_once_and_revokes_it(browser: Browser, ui_st
         ).status_code
         == 401
     )
+
+
+def test_x_axis_by_epoch_and_time(browser: Browser, finished: dict[str, Any]) -> None:
+    browser.login(finished["project"].token.token)
+    browser.open(f"/ui/jobs/{finished['plain']['id']}")
+    browser.wait(lambda: chart_points(browser), what="the chart")
+    x_scale = "return window.trainyardJob.charts.get('loss').plot.scales.x"
+    try:
+        Select(browser.find("#x-axis")).select_by_visible_text("Epoch")
+        card = browser.wait(lambda: browser.find("figure.chart-card[data-x-axis='epoch']"))
+        assert card.get_attribute("data-points")
+        scale = browser.js(x_scale)
+        assert 0 <= scale["min"] < 1 and 1.5 < scale["max"] <= 3  # three epochs: 0, 1, 2
+        Select(browser.find("#x-axis")).select_by_visible_text("Relative time")
+        browser.wait(lambda: browser.find_all("figure.chart-card[data-x-axis='relative']"))
+        scale = browser.js(x_scale)
+        assert scale["min"] >= 0 and 0 < scale["max"] < 300  # seconds since the first point
+    finally:
+        Select(browser.find("#x-axis")).select_by_visible_text("Step")

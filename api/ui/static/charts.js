@@ -8,6 +8,8 @@ const Charts = (() => {
   const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4",
     "#d1242f", "#57606a", "#e16f24", "#116329"];
   const STAGE_PREFIX = /^(train|training|val|valid|validation|test)[_/.-]/i;
+  const STEP_INCREMENTS = [];
+  for (let scale = 1; scale <= 1e15; scale *= 10) STEP_INCREMENTS.push(scale, 2 * scale, 5 * scale);
 
   function loadPrefs() {
     try { return { ...DEFAULTS, ...JSON.parse(localStorage.getItem(PREF_KEY) || "{}") }; }
@@ -226,7 +228,11 @@ const Charts = (() => {
         width, height: this.options.height || 260,
         scales: { x: { time: axis.mode === "wall" }, y: { distr: prefs.logY ? 3 : 1, range: this.yRange() } },
         axes: [
-          { label: axis.label(), values: axis.mode === "wall" ? undefined : (u, splits) => splits.map((v) => axis.format(v)) },
+          {
+            label: axis.label(),
+            incrs: axis.mode === "step" ? STEP_INCREMENTS : undefined,  // whole steps only
+            values: axis.mode === "wall" ? undefined : (u, splits) => splits.map((v) => axis.format(v)),
+          },
           { size: 64, values: (u, splits) => splits.map((v) => TY.number(v)) },
         ],
         series: [{ label: axis.label(), value: (u, v) => axis.format(v) }, ...out],
