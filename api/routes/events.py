@@ -93,7 +93,8 @@ async def stream_events(
     """Every event of the job in order: `status` (each transition), `metric` (each logged
     value), `progress` (step, total, epoch, samples/s, ETA), `checkpoint` (a new checkpoint),
     `log` (a captured output line), `queue` (while the job is queued: its position, jobs
-    ahead and pending reason, sent when one changes; these have no id and are not replayed),
+    ahead and pending reason, sent when one changes; not stored, so never replayed: its id
+    repeats the last stored event's),
     and finally `end`, after which the stream closes. A client
     that reconnects with `Last-Event-ID` (or `?since=`) misses nothing and gets nothing twice;
     one that connects after the job ended gets the whole history, then `end`."""

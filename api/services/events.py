@@ -78,10 +78,11 @@ def read_queue(settings: Settings, job_id: str) -> dict[str, Any] | None:
         return info.model_dump(mode="json") if info else None
 
 
-def queue_frame(data: dict[str, Any]) -> bytes:
-    """A `queue` event: no id (it is not stored; a reconnect resumes by the stored ids)."""
+def queue_frame(data: dict[str, Any], cursor: int) -> bytes:
+    """A `queue` event. It is not stored: its id repeats the last stored event's, so a client
+    that reconnects after it resumes exactly where it would have without it."""
     body = json.dumps(data, separators=(",", ":"))
-    return ServerSentEvent(body, event=EventType.queue, sep=SEP).encode()
+    return ServerSentEvent(body, id=str(cursor), event=EventType.queue, sep=SEP).encode()
 
 
 def read_last(database_url: str, job_id: str) -> tuple[int, str] | None:
@@ -311,7 +312,7 @@ async def stream(
     send_queue = wanted is None or EventType.queue in wanted
     queued = await run_in_threadpool(read_queue, hub.settings, job_id) if send_queue else None
     if queued is not None:
-        yield queue_frame(queued)
+        yield queue_frame(queued, cursor)
     async with hub.feed(job_id) as feed:
         while not hub.closing:
             changed = feed.changed
@@ -339,5 +340,5 @@ async def stream(
                 pass
             now = await run_in_threadpool(read_queue, hub.settings, job_id)
             if now is not None and now != queued:
-                yield queue_frame(now)
+                yield queue_frame(now, cursor)
             queued = now
