@@ -3,8 +3,8 @@
 Modules: `autoencoder` (the Lightning tutorial's LitAutoEncoder), `mlp_classifier`.
 Datamodules: `digits` (scikit-learn's bundled 8x8 digits), `mnist` (IDX files in a local folder),
 `synthetic` (random tensors, for tests and benchmarks).
-Callbacks: `lr_monitor`, `swa`, `ema`, `grad_accum_schedule`, `timer`, `throughput_monitor`
-(catalog/components/callbacks.py).
+Callbacks: `lr_monitor`, `swa`, `ema`, `grad_accum_schedule`, `timer`, `throughput_monitor`,
+`spike_detection`, `device_stats` (catalog/components/callbacks.py).
 """
 
 from catalog.components import autoencoder, classifier, synthetic

@@ -2,7 +2,8 @@
 
 Each has a declared parameter model with bounds, so a spec gets a 422 naming the field instead
 of a failed job. What they log (learning rates, throughput) goes to the job's metrics like any
-logged value. Callbacks that write files or draw in a terminal are not offered.
+logged value. Callbacks that write files for the user or draw in a terminal are not offered
+(spike_detection's list of skipped batches stays in the attempt's scratch folder).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from trainer_core.callbacks import (
+    DeviceStatsMonitor,
     EMAWeightAveraging,
     GradientAccumulationScheduler,
     LearningRateMonitor,
+    SpikeDetection,
     StochasticWeightAveraging,
     ThroughputMonitor,
     Timer,
@@ -89,6 +92,27 @@ class ThroughputMonitorParams(_Params):
     )
 
 
+class SpikeDetectionParams(_Params):
+    mode: Literal["min", "max"] = Field("min", description="Whether the loss should fall or rise.")
+    window: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        10, description="Losses in the running mean a new loss is compared with."
+    )
+    warmup: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        1, description="Batches of each epoch before checking starts."
+    )
+    atol: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="A spike is at least this far from the running mean."
+    )
+    rtol: Annotated[float, Field(ge=0)] | None = Field(
+        2.0, description="...and at least this fraction of it away."
+    )
+    finite_only: bool = Field(True, description="A NaN or infinite loss is a spike too.")
+
+
+class DeviceStatsParams(_Params):
+    cpu_stats: bool | None = Field(None, description="Log CPU stats too (null: on a CPU job only).")
+
+
 def batch_size_of(batch: Any) -> int:
     """size(0) of the first tensor in the batch (1 when there is none)."""
     if isinstance(batch, torch.Tensor):
@@ -147,5 +171,13 @@ BUILTIN_CALLBACKS: dict[str, tuple[type, type[BaseModel], Any, str | None, str]]
     "throughput_monitor": (
         ThroughputMonitor, ThroughputMonitorParams, make_throughput_monitor, None,
         "Logs train/validate/test time, batches, samples and per-second rates.",
+    ),
+    "spike_detection": (
+        SpikeDetection, SpikeDetectionParams, None, None,
+        "Fails the job (TrainingSpikeException) when the loss jumps away from its running mean.",
+    ),
+    "device_stats": (
+        DeviceStatsMonitor, DeviceStatsParams, None, None,
+        "Logs device (GPU memory and utilisation, or CPU) stats at logging steps.",
     ),
 }  # fmt: skip

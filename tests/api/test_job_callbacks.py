@@ -15,7 +15,10 @@ SPEC: dict[str, Any] = {
     "trainer": {"max_epochs": 4, "limit_train_batches": 5},
 }
 TABLES = ("jobs", "job_transitions", "job_events")
-BUILTIN = {"lr_monitor", "swa", "ema", "grad_accum_schedule", "timer", "throughput_monitor"}
+BUILTIN = {
+    "lr_monitor", "swa", "ema", "grad_accum_schedule", "timer", "throughput_monitor",
+    "spike_detection", "device_stats",
+}  # fmt: skip
 
 
 def spec_with(callbacks: list[Any], **trainer: Any) -> dict[str, Any]:
@@ -81,6 +84,11 @@ BAD = [
     pytest.param([{"name": "swa", "params": {"swa_lrs": 0.1, "swa_epoch_start": 0.5}}],
                  {"max_epochs": None, "max_steps": 100}, "validation_error",
                  "callbacks.0.params.swa_epoch_start", id="swa-fraction-without-epochs"),
+    pytest.param([{"name": "spike_detection", "params": {"window": 0}}], {}, "invalid_params",
+                 "callbacks.0.params.window", id="spike-window"),
+    pytest.param([{"name": "spike_detection", "params": {"exclude_batches_path": "/etc"}}], {},
+                 "invalid_params", "callbacks.0.params.exclude_batches_path",
+                 id="no-file-paths"),
     pytest.param(["lr_monitor"], {}, "validation_error", "callbacks.0", id="not-an-object"),
     pytest.param([{"name": "lr_monitor"}] * 17, {}, "validation_error", "callbacks",
                  id="too-many"),

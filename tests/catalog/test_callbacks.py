@@ -18,9 +18,11 @@ from catalog.registry import (
     make_component,
 )
 from trainer_core.callbacks import (
+    DeviceStatsMonitor,
     EMAWeightAveraging,
     GradientAccumulationScheduler,
     LearningRateMonitor,
+    SpikeDetection,
     StochasticWeightAveraging,
     ThroughputMonitor,
     Timer,
@@ -51,6 +53,8 @@ def test_builtins_build_lightning_callbacks(registry: Registry) -> None:
             ("grad_accum_schedule", {"scheduling": {"0": 1, "3": 4}}),
             ("timer", {"duration": "00:02:30:00", "interval": "epoch"}),
             ("throughput_monitor", {"window_size": 10}),
+            ("spike_detection", {"mode": "max", "rtol": 0.5, "window": 4}),
+            ("device_stats", {"cpu_stats": True}),
         ]
     }
     assert isinstance(built["lr_monitor"], LearningRateMonitor)
@@ -63,6 +67,10 @@ def test_builtins_build_lightning_callbacks(registry: Registry) -> None:
     assert isinstance(built["timer"], Timer) and built["timer"].time_remaining() == 9000
     assert isinstance(built["throughput_monitor"], ThroughputMonitor)
     assert built["throughput_monitor"].kwargs == {"window_size": 10}
+    spike = built["spike_detection"]
+    assert isinstance(spike, SpikeDetection) and (spike.mode, spike.rtol) == ("max", 0.5)
+    assert spike.running_mean.maxlen == 4 and spike.exclude_batches_path is None
+    assert isinstance(built["device_stats"], DeviceStatsMonitor)
     groups = {c.name: c.exclusive for c in registry.all() if c.kind == "callback"}
     assert groups["swa"] == groups["ema"] == "weight_averaging"
     assert groups["lr_monitor"] is None

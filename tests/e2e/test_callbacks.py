@@ -22,6 +22,7 @@ def test_lr_monitor_and_friends_store_and_stream_their_metrics(pg_stack: Stack) 
             {"name": "throughput_monitor", "params": {"window_size": 2}},
             {"name": "ema", "params": {"decay": 0.5}},
             {"name": "scaled_loss_logger", "params": {"factor": 3.0}},
+            {"name": "device_stats"},
         ],
     )
     job = wait_job(client, submit(client, spec)["id"], pg_stack)
@@ -42,6 +43,8 @@ def test_lr_monitor_and_friends_store_and_stream_their_metrics(pg_stack: Stack) 
     assert len(history("train/device/samples_per_sec")) == 7  # from the second batch on
     assert len(history("validate/batches")) > 0
     assert len(history("scaled_loss")) == 8
+    cpu = history("DeviceStatsMonitor.on_train_batch_start/cpu_percent")
+    assert len(cpu) == 8 and all(0 <= p["value"] <= 100 * 1024 for p in cpu)
 
     with httpx_sse.connect_sse(
         client, "GET", f"/v1/jobs/{job['id']}/events", params={"types": ["metric", "end"]}
@@ -53,3 +56,14 @@ def test_lr_monitor_and_friends_store_and_stream_their_metrics(pg_stack: Stack) 
             if event.event == "metric":
                 streamed.add(json.loads(event.data)["name"])
     assert {"lr-Adam", "train/samples", "scaled_loss"} <= streamed
+
+
+def test_spike_detection_fails_the_job_as_a_user_error(pg_stack: Stack) -> None:
+    """mode 'max' with zero tolerances: the first falling loss after warmup is a spike."""
+    client = pg_stack.client()
+    callbacks = [{"name": "spike_detection", "params": {"mode": "max", "rtol": 0.0, "atol": 0.0}}]
+    job = wait_job(client, submit(client, tiny_spec(callbacks=callbacks))["id"], pg_stack)
+    assert job["status"] == "failed", job
+    assert job["failure_class"] == "user_error"
+    assert job["error"]["type"] == "TrainingSpikeException"
+    assert "Training spike detected in batch 1" in job["error"]["message"]

@@ -116,6 +116,8 @@ CASES: dict[str, dict[str, Any]] = {
             },
             {"name": "lr_monitor", "params": {"logging_interval": "step"}},
             {"name": "throughput_monitor", "params": {"window_size": 2}},
+            {"name": "spike_detection", "params": {"rtol": 1000.0}},  # state, never fires
+            {"name": "device_stats"},
         ],
     ),
     "callbacks: ema, grad_accum_schedule, timer": job(
