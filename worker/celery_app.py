@@ -22,7 +22,7 @@ def is_redis(settings: Settings) -> bool:
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:
-    """Transport options: the settings' own, and the filesystem broker's folders (FACTS.md)."""
+    """Transport options: the settings' own, and the filesystem broker's folders."""
     if not settings.broker_url.startswith("filesystem://"):
         return dict(settings.broker_transport_options)
     folder = Path(settings.broker_folder).resolve()
