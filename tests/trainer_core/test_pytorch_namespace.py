@@ -115,6 +115,8 @@ def test_lightning_import_paths_resolve_to_trainer_core_objects() -> None:
     assert CSVLogger is trainer_core.loggers.CSVLogger
     assert importlib.import_module("trainer_core.pytorch.callbacks") is trainer_core.callbacks
     assert pl.profilers.SimpleProfiler is trainer_core.profilers.SimpleProfiler
+    assert importlib.import_module("trainer_core.pytorch.tuner").Tuner is trainer_core.tuner.Tuner
+    assert pl.tuner is trainer_core.tuner
     assert pl.utilities.rank_zero_only(lambda: 7)() == 7
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("trainer_core.pytorch.no_such_module")

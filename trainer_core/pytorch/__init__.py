@@ -21,7 +21,7 @@ from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
-from trainer_core import __version__, callbacks, loggers, profilers, utilities
+from trainer_core import __version__, callbacks, loggers, profilers, tuner, utilities
 from trainer_core.callbacks import Callback
 from trainer_core.datamodule import LightningDataModule
 from trainer_core.module import LightningModule
@@ -69,7 +69,7 @@ if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
 
 
 def __getattr__(name: str) -> ModuleType:
-    """``pl.tuner``, ``pl.trainer``...: the submodule, imported on first use."""
+    """``pl.trainer``, ``pl.loggers.csv_logs``...: the submodule, imported on first use."""
     try:
         return importlib.import_module(_PREFIX + name)
     except ModuleNotFoundError:
@@ -86,5 +86,6 @@ __all__ = [
     "loggers",
     "profilers",
     "seed_everything",
+    "tuner",
     "utilities",
 ]
