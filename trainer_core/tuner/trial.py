@@ -10,6 +10,7 @@ streams are left where the trials took them (Lightning's LR finder isolates them
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import os
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from trainer_core import checkpoint_io
 from trainer_core.loggers.base import DummyLogger
+from trainer_core.profilers import actions
 from trainer_core.saving import load_checkpoint_file
 from trainer_core.state import TrainerState
 
@@ -70,7 +72,15 @@ def back_to_start(trainer: Trainer, saved: SavedRun) -> None:
 def run_fit_trial(trainer: Trainer, saved: SavedRun) -> None:
     """One trial of the fit loop from the saved position, without a sanity check (Lightning's)."""
     back_to_start(trainer, saved)
-    trainer.fit_loop.run(sanity_check=False)
+    try:
+        trainer.fit_loop.run(sanity_check=False)
+    except BaseException:
+        # a trial that ran out of memory left its epoch's profiler action open: close it, so
+        # the next trial can start it again (Lightning's ``with`` block does the same)
+        if trainer._profiling:
+            with contextlib.suppress(ValueError):
+                trainer.profiler.stop(actions.RUN_TRAINING_EPOCH)
+        raise
 
 
 def restore_run(trainer: Trainer, saved: SavedRun) -> None:

@@ -12,6 +12,7 @@ import torch
 import trainer_core as L
 from tests.trainer_core.doubles import make_regressor, quiet_kwargs, regression_data
 from trainer_core.callbacks import BatchSizeFinder, LearningRateFinder
+from trainer_core.profilers import SimpleProfiler
 from trainer_core.tuner import Tuner
 from trainer_core.utilities.exceptions import MisconfigurationException
 
@@ -126,3 +127,10 @@ def test_too_few_points_give_no_suggestion(tmp_path: Path) -> None:
     result = _tuner(tmp_path).lr_find(make_regressor(L)(), num_training=8)
     assert len(result.results["lr"]) == 8
     assert result.suggestion() is None
+
+
+def test_scale_batch_size_with_a_profiler_survives_out_of_memory_trials(tmp_path: Path) -> None:
+    profiler = SimpleProfiler()
+    tuner = _tuner(tmp_path, profiler=profiler)
+    assert tuner.scale_batch_size(make_regressor(L)(oom_above=9)) == 8
+    assert profiler.current_actions == {}  # every timed action was closed
