@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 TORCH_CPU ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run lint bench bench-service vendor screenshots clean
+.PHONY: venv test run lint bench bench-service bench-ui vendor screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,10 @@ vendor:
 # Redis, chromium and chromium-driver, as `make test` does).
 screenshots: $(STAMP)
 	TRAINYARD_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/ui/test_browser.py
+
+# The dashboard in headless Chromium: a 1,000,000-point chart, live point latency, 10,000 jobs.
+bench-ui: $(STAMP)
+	$(BIN)/python bench/ui_speed.py
 
 clean:
 	rm -rf $(VENV) var lightning_logs .pytest_cache

@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from api.db.models import Project, utcnow
+from api.db.queue import queue_listing
 from api.db.tokens import create_token, get_project_by_name, list_tokens, revoke_token
+from api.db.workers import worker_views
 from api.deps import SessionDep
 from api.errors import AppError, ErrorCode
+from api.routes.fleet import worker_public
 from api.ui.auth import UiAdminDep, require_csrf
 from api.ui.templates import render
 from trainyard.schemas.admin import ProjectCreate, TokenCreate
@@ -25,9 +28,14 @@ router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depen
 def _page(request: Request, session: Session, status_code: int = 200, **extra: Any) -> Response:
     projects = list(session.scalars(select(Project).order_by(Project.created_at, Project.name)))
     names = {p.id: p.name for p in projects}
+    timeout_s = request.app.state.settings.heartbeat_timeout_s
+    now = utcnow()
     context = {
         "projects": projects,
+        "project_names": names,
         "tokens": [(t, names.get(t.project_id, "?")) for t in list_tokens(session)],
+        "workers": [worker_public(v) for v in worker_views(session, now, timeout_s)],
+        "queue": queue_listing(session, now, timeout_s, limit=200),
         "errors": [],
         "created": None,
         **extra,

@@ -8,8 +8,9 @@ from starlette.responses import RedirectResponse, Response
 from api.db.checkpoints import list_checkpoints
 from api.db.events import last_event, latest_events
 from api.db.jobs import list_transitions
-from api.db.models import EventType, JobStatus
-from api.deps import SessionDep, require_job
+from api.db.models import EventType, JobStatus, utcnow
+from api.db.queue import queue_info
+from api.deps import SessionDep, SettingsDep, require_job
 from api.services import jobs as job_service
 from api.ui.auth import UiPrincipalDep, require_csrf
 from api.ui.templates import render
@@ -23,7 +24,11 @@ CANCELLABLE = frozenset({JobStatus.queued, JobStatus.running})
 
 @router.get("/jobs/{job_id}")
 def job_page(
-    job_id: str, request: Request, session: SessionDep, principal: UiPrincipalDep
+    job_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: UiPrincipalDep,
+    settings: SettingsDep,
 ) -> Response:
     """Status, attempts, progress, spec, charts, log tail, checkpoints, cancel and predict.
 
@@ -46,6 +51,8 @@ def job_page(
         "duration_s": duration_s(job),
         "input_width": input_width(job.spec or {}),
         "cancellable": job.status in CANCELLABLE,
+        "placement": job.placement,
+        "queue": queue_info(session, job, utcnow(), settings.heartbeat_timeout_s),
     }
     return render(request, "job.html", context)
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.db.metrics import insert_metrics
 from api.db.session import session_scope
 from api.ui.templates import STATIC_DIR
+from tests.fleet_helpers import register_fake_worker
 from tests.ui.conftest import HTML, UiClient
 
 XSS = '<img src=x onerror="alert(1)">'
@@ -209,3 +210,18 @@ def test_vendored_files_match_their_record() -> None:
     assert record["package"] == "uplot" and record["version"]
     for name, digest in record["files"].items():
         assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_admin_sees_workers_and_the_queue(
+    make_ui: Callable[..., UiClient], database_url: str
+) -> None:
+    admin = make_ui("ui-fleet", is_admin=True)
+    waiting = admin.submit(name="needs-two-gpus", resources={"gpus": 2})
+    worker_id = register_fake_worker(database_url, gpus=1, name="gpu-box")
+    page = admin.client.get("/ui/admin", headers=HTML).text
+    workers = page.split('id="workers-table"', 1)[1].split("</table>", 1)[0]
+    assert worker_id in workers and "Online" in workers and "0 / 1" in workers
+    queue = page.split('id="queue-table"', 1)[1].split("</table>", 1)[0]
+    assert f"/ui/jobs/{waiting['id']}" in queue and "needs-two-gpus" in queue
+    job_page = admin.client.get(f"/ui/jobs/{waiting['id']}", headers=HTML).text
+    assert 'id="job-queue"' in job_page and "position 1" in job_page

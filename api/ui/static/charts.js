@@ -270,6 +270,8 @@ const Charts = (() => {
       const points = this.series.reduce((sum, s) => sum + s.steps.length, 0);
       this.card.dataset.points = String(points);
       this.card.dataset.resolution = String(Math.max(1, ...this.series.map((s) => s.bucketSteps)));
+      // For whoever measures the page (bench/ui_speed.py): a chart has just been drawn.
+      this.card.dispatchEvent(new CustomEvent("chart-drawn", { bubbles: true, detail: { stem: this.title } }));
       if (!this.drawn) {
         this.drawn = true;
         if (!document.body.dataset.firstChartMs) document.body.dataset.firstChartMs = String(performance.now());
