@@ -38,6 +38,7 @@ bench-service: $(STAMP)
 	$(BIN)/python bench/metric_history.py
 	$(BIN)/python bench/sse_fanout.py
 	$(BIN)/python bench/sse_latency.py
+	$(BIN)/python bench/scheduler_scale.py
 
 # Refresh the dashboard's vendored uPlot from the npm registry (version + sha256 in VENDOR.json).
 UPLOT_VERSION ?= 1.6.32

@@ -26,10 +26,10 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import CursorResult, false, func, select, text, update
 from sqlalchemy.orm import Session
 
 from api.db.models import Job, JobStatus, Project, Worker, utcnow
@@ -220,8 +220,22 @@ def queue_order() -> tuple[Any, ...]:
     return (Job.priority.desc(), Job.created_at, Job.id)
 
 
-def stream_queue(session: Session, pools: Iterable[str]) -> Generator[QueuedJob, None, None]:
-    """Unplaced queued jobs of `pools` in scheduling order, read in chunks as the walk goes."""
+def stream_queue(
+    session: Session, workers: list[Candidate], starving_before: datetime
+) -> Generator[QueuedJob, None, None]:
+    """Unplaced queued jobs that could use the free slots of `workers` now, in scheduling
+    order, read in chunks as the walk goes.
+
+    The database leaves out what no free slot could take (more GPUs than any worker has free,
+    CPU jobs when no CPU slot is free), so a pass after one slot freed does not walk thousands of
+    jobs in Python to find the first that fits, except jobs waiting since before
+    `starving_before`, which the walk needs in order to hold slots for them.
+    """
+    pools = sorted({w.pool for w in workers if w.spare()})
+    most_gpus = max((len(w.free_gpus) for w in workers), default=0)
+    could_fit = Job.gpus.between(1, most_gpus) if most_gpus else false()
+    if any(w.free_cpu for w in workers):
+        could_fit = could_fit | (Job.gpus == 0)
     query = (
         select(
             Job.id, Job.project_id, Job.priority, Job.gpus, Job.pool, Job.labels, Job.queued_at,
@@ -230,7 +244,8 @@ def stream_queue(session: Session, pools: Iterable[str]) -> Generator[QueuedJob,
         .where(
             Job.status == JobStatus.queued,
             Job.placement.is_(None),
-            Job.pool.in_(list(pools)),
+            Job.pool.in_(pools),
+            could_fit | (Job.queued_at < starving_before),
         )
         .order_by(*queue_order())
         .execution_options(yield_per=FETCH_CHUNK)
@@ -311,8 +326,8 @@ def schedule(session: Session, settings: Settings, report: PassReport) -> list[D
     if not any(w.spare() for w in workers):
         return []
     usage = project_usage(session)
-    pools = {w.pool for w in workers if w.spare()}
-    queue = stream_queue(session, pools)
+    starving = now - timedelta(seconds=settings.scheduler_starvation_s)
+    queue = stream_queue(session, workers, starving)
     try:
         decisions = decide(queue, workers, usage, now, settings.scheduler_starvation_s, report)
     finally:
