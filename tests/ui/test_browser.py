@@ -4,6 +4,7 @@ Celery worker, PostgreSQL and Redis. `make screenshots` saves each page into doc
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -396,3 +397,66 @@ def test_x_axis_by_epoch_and_time(browser: Browser, finished: dict[str, Any]) ->
         assert scale["min"] >= 0 and 0 < scale["max"] < 300  # seconds since the first point
     finally:
         Select(browser.find("#x-axis")).select_by_visible_text("Step")
+
+
+def test_the_jobs_page_follows_status_and_progress(
+    browser: Browser, slow_job: tuple[Project, dict[str, Any]], ui_stack: Stack
+) -> None:
+    project, job = slow_job
+    wait_job(
+        project.api, job["id"], ui_stack, until=lambda j: (j["progress"].get("step") or 0) >= 2
+    )
+    browser.login(project.token.token)
+    row = f"tr[data-job-id='{job['id']}']"
+    assert browser.find(f"{row} .status").text == "Running"
+    shown = browser.find(f"{row} .progress-text").text
+    browser.wait(lambda: browser.find(f"{row} .progress-text").text != shown, what="new progress")
+    project.api.post(f"/v1/jobs/{job['id']}/cancel").raise_for_status()
+    browser.wait(
+        lambda: browser.find(f"{row} .status").text in ("Cancelling", "Cancelled"),
+        what="the new status without a reload",
+    )
+
+
+def test_predict_from_the_job_page(browser: Browser, finished: dict[str, Any]) -> None:
+    project, job = finished["project"], finished["plain"]
+    browser.login(project.token.token)
+    browser.open(f"/ui/jobs/{job['id']}")
+    form = browser.find("#predict-form")
+    assert form.get_attribute("data-width") == "8"
+    browser.find("#predict-inputs").send_keys("1 2 3")
+    browser.find("#predict-form button[type=submit]").click()
+    assert "give 8 numbers" in browser.wait(lambda: browser.find("#predict-error").text)
+    browser.find("#predict-inputs").clear()
+    browser.find("#predict-inputs").send_keys("1,2,3,4,5,6,7,8\n0 0 0 0 0 0 0 0")
+    browser.find("#predict-form button[type=submit]").click()
+    shown = browser.wait(lambda: browser.find("#predict-output").text, what="the prediction")
+    expected = project.api.post(
+        f"/v1/jobs/{job['id']}/predict",
+        json={"inputs": [[1, 2, 3, 4, 5, 6, 7, 8], [0] * 8], "checkpoint": "best"},
+    ).json()["outputs"]
+    assert json.loads(shown) == expected
+
+
+def test_smoothing_and_series_updates_in_the_page(
+    browser: Browser, finished: dict[str, Any]
+) -> None:
+    """TensorBoard's debiased EMA, and a step that arrives again replaces its value."""
+    browser.login(finished["project"].token.token)
+    browser.open(f"/ui/jobs/{finished['plain']['id']}")
+    values = [1.0, 3.0, None, 2.0, 10.0]
+    smoothed = browser.js("return Charts.ema(arguments[0], 0.6)", values)
+    last, count, expected = 0.0, 0, []
+    for v in values:
+        if v is None:
+            expected.append(None)
+            continue
+        last, count = last * 0.6 + 0.4 * v, count + 1
+        expected.append(last / (1 - 0.6**count))
+    assert smoothed == pytest.approx(expected)
+    steps = browser.js(
+        """const s = new Charts.Series("k", "loss");
+        for (const [step, v] of [[1, 1], [2, 2], [3, 3], [2, 20], [5, 5], [4, 4]]) s.upsert(step, v);
+        return [s.steps, s.values];"""
+    )
+    assert steps == [[1, 2, 3, 4, 5], [1, 20, 3, 4, 5]]  # the latest value of step 2 wins
