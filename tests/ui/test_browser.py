@@ -460,3 +460,27 @@ def test_smoothing_and_series_updates_in_the_page(
         return [s.steps, s.values];"""
     )
     assert steps == [[1, 2, 3, 4, 5], [1, 20, 3, 4, 5]]  # the latest value of step 2 wins
+
+
+def test_outliers_do_not_flatten_the_scale_and_buckets_draw_a_band(
+    browser: Browser, finished: dict[str, Any]
+) -> None:
+    browser.login(finished["project"].token.token)
+    browser.open(f"/ui/jobs/{finished['plain']['id']}")
+    clipped, full, bands = browser.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        const holder = document.createElement("div"); document.body.append(holder);
+        const spiky = new Charts.Series("k", "spiky");
+        for (let i = 0; i < 100; i++) spiky.upsert(i, i === 50 ? 1000 : 1 + (i % 5) / 10);
+        const chart = (series, clip) => new Charts.MetricChart(holder, "t", [series], {
+          prefs: {x: "step", logY: false, smooth: false, weight: 0.6, clip},
+          axis: new Charts.Axis("step", []), onZoom() {}, onReset() {}});
+        const bucketed = new Charts.Series("b", "bucketed");
+        bucketed.setBuckets([{step_min: 0, step_max: 9, min: 0.5, max: 4, mean: 1, last: 1},
+                             {step_min: 10, step_max: 19, min: 0.2, max: 9, mean: 2, last: 2}], 10);
+        const charts = [chart(spiky, true), chart(spiky, false), chart(bucketed, true)];
+        setTimeout(() => done([charts[0].plot.scales.y.max, charts[1].plot.scales.y.max,
+                               charts[2].plot.bands.length]), 200);  // after uPlot's first commit"""
+    )
+    assert clipped < 10 <= 1000 <= full  # the spike is off the clipped scale, in the full one
+    assert bands == 1  # min/max of each bucket, shaded
