@@ -14,6 +14,7 @@ from api.db.metric_history import list_series
 from api.db.models import Job, JobStatus
 from api.db.ui_sessions import close_session, open_session
 from api.deps import SessionDep
+from api.errors import AppError, ErrorCode
 from api.pagination import decode_cursor, page
 from api.params import CLIENT_INT
 from api.ui.auth import (
@@ -54,7 +55,10 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/ui/",
 ) -> Response:
     """A valid API token opens a session (303 to the dashboard); anything else is the form
-    again with an error (401)."""
+    again with an error (401). A login posted from another site is refused (login CSRF: it
+    would sign the browser into someone else's project)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise AppError(ErrorCode.csrf_failed, "log in from the dashboard's own login form")
     opened = open_session(session, token.strip()) if token.strip() else None
     if opened is None:
         session.rollback()

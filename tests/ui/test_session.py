@@ -171,3 +171,15 @@ def test_a_new_login_gets_its_own_csrf_token(ui_app: FastAPI, project_token: Pro
         assert csrf_of(first.get("/ui/", headers=HTML).text) == csrf_of(
             first.get("/ui/submit", headers=HTML).text
         )
+
+
+def test_a_login_posted_from_another_site_is_refused(
+    anon: TestClient, project_token: ProjectToken
+) -> None:
+    response = anon.post(
+        "/ui/login",
+        data={"token": project_token.token},
+        headers={"Sec-Fetch-Site": "cross-site", "Accept": "text/html"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403 and "set-cookie" not in response.headers
