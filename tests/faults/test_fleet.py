@@ -129,6 +129,25 @@ def test_a_two_gpu_job_never_starts_on_two_one_gpu_workers(fleet: FaultStack, wo
     assert read["queue"]["pending_reason"] == "no_worker_fits"
 
 
+def test_a_higher_priority_job_submitted_later_starts_first(
+    fleet: FaultStack, workers: Any
+) -> None:
+    workers("--gpus", "0", "--cpu-slots", "0", "--pool", "prio")
+    client = fleet.client()
+    busy = submit(client, gpu_job(pool="prio", sleep_s=0.2, epochs=2))["id"]
+    low = submit(client, gpu_job(pool="prio", sleep_s=0.05, epochs=1))["id"]
+    high = submit(client, gpu_job(pool="prio", sleep_s=0.05, epochs=1, priority=10))["id"]
+    queued = {j: client.get(f"/v1/jobs/{j}").json()["queue"] for j in (low, high)}
+    assert (queued[high]["position"], queued[high]["pending_reason"]) == (1, "waiting_for_gpus")
+    assert (queued[low]["position"], queued[low]["pending_reason"]) == (
+        2, "higher_priority_ahead",
+    )  # fmt: skip
+    done = {j: wait_job(client, j, fleet) for j in (busy, high, low)}
+    assert all(j["status"] == "succeeded" for j in done.values()), fleet.logs()
+    assert done[busy]["finished_at"] <= done[high]["started_at"]
+    assert done[high]["finished_at"] <= done[low]["started_at"]  # one GPU: one after the other
+
+
 def _job_process(worker: ServiceProcess, job_id: str) -> int:
     match = re.search(rf"job {job_id} attempt \d+: process (\d+)", worker.log_text())
     assert match, worker.log_text()[-3000:]
