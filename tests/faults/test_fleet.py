@@ -220,3 +220,23 @@ def test_a_worker_naming_a_gpu_it_lacks_or_bad_options_refuses_to_start(
     bad = _spawn("worker", ["worker", "--gpus", "0,zero"], fleet.env, tmp_path)
     assert bad.popen.wait(60) == 2
     assert "--gpus '0,zero': give GPU indices" in bad.log_text()
+
+
+def test_killing_one_job_process_leaves_the_worker_and_its_other_job_running(
+    fleet: FaultStack, workers: Any
+) -> None:
+    worker = workers("--gpus", "none", "--cpu-slots", "2", "--pool", "solo-kill")
+    client = fleet.client()
+    spec = tiny_spec(module_params={"sleep_s": 0.25}, max_epochs=4, resources={"pool": "solo-kill"})
+    victim = wait_job(client, submit(client, spec)["id"], fleet, until=running)
+    neighbour = wait_job(client, submit(client, spec)["id"], fleet, until=running)
+
+    psutil.Process(_job_process(worker, victim["id"])).kill()  # kill -9 of that job only
+
+    again = wait_job(client, victim["id"], fleet)
+    done = wait_job(client, neighbour["id"], fleet)
+    assert (again["status"], done["status"]) == ("succeeded", "succeeded"), fleet.logs()
+    first_attempt = again["attempts"][0]
+    assert first_attempt["outcome"] == "infra_lost"
+    assert "killed by signal 9" in first_attempt["error"]
+    assert done["attempt"] == 1 and worker.alive()
