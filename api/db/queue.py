@@ -23,7 +23,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.db.models import Job, JobStatus
-from api.db.scheduling import Candidate, QueuedJob, Usage, aware, project_usage, queue_order
+from api.db.scheduling import aware, project_usage, queue_order
+from api.db.scheduling_rules import Candidate, QueuedJob, Usage
 from api.db.workers import worker_views
 from trainyard.schemas.fleet import PendingReason, QueueInfo
 

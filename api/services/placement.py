@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Project, utcnow
 from api.db.queue import Fleet
-from api.db.scheduling import QueuedJob
+from api.db.scheduling_rules import QueuedJob
 from api.errors import AppError, ErrorCode
 from api.settings import Settings
 from trainyard.schemas.fleet import PendingReason
