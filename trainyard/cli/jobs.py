@@ -119,10 +119,14 @@ def list_jobs(args: argparse.Namespace) -> int:
         rows = [
             [j.id, j.name or "-", j.status, j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
              f"epoch {j.progress.epoch if j.progress.epoch is not None else '-'}",
-             _progress(j.progress), queue_text(j.queue, j.placement)]
+             _progress(j.progress)]
             for j in jobs
         ]  # fmt: skip
-        table(rows, ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP", "QUEUE / WORKER"])
+        headers = ["ID", "NAME", "STATUS", "CREATED (UTC)", "EPOCH", "STEP"]
+        if any(j.queue is not None for j in jobs):  # where the waiting ones stand, and why
+            rows = [[*row, queue_text(j.queue, None)] for row, j in zip(rows, jobs, strict=True)]
+            headers.append("QUEUE")
+        table(rows, headers)
     return 0
 
 

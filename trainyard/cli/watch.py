@@ -24,7 +24,7 @@ from trainyard.client import Client, Event
 from trainyard.schemas.jobs import JobPublic
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
-LIVE_TYPES = ["status", "progress", "metric", "checkpoint"]
+LIVE_TYPES = ["status", "progress", "metric", "checkpoint", "queue"]
 MAX_METRICS = 4
 PLAIN_INTERVAL_S = 5.0
 STATUS_STYLE = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}
@@ -108,6 +108,9 @@ class WatchView:
             )
         elif event.type == "log" and self.show_logs:
             self.say(f"[{data.get('stream')}] {data.get('line')}")
+        elif event.type == "queue":  # while it waits: where it stands and why
+            where = f"#{data['position']} in its pool" if data.get("position") else "starting"
+            self.say(f"queued: {where}, {data.get('pending_reason') or 'placed on a worker'}")
         if event.type != "end":
             self.draw()
 
