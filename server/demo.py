@@ -29,6 +29,7 @@ from api.db.migrate import upgrade
 from api.db.session import session_scope
 from api.db.tokens import create_token
 from api.settings import Settings
+from server.preflight import redact
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 DEMO_JOB: dict[str, Any] = {
@@ -277,7 +278,7 @@ def main() -> int:
     env = demo_environment()
     os.environ.update(env)  # one set of settings for this process and the ones it starts
     database_url = Settings().database_url
-    print(f"Database: {database_url}\nBroker:   {env['BROKER_URL']}")
+    print(f"Database: {redact(database_url)}\nBroker:   {redact(env['BROKER_URL'])}")
     upgrade(database_url)
     services = Services(env, pick_port(int(env.get("TRAINYARD_PORT", "8000"))))
     try:

@@ -62,7 +62,10 @@ def list_series(
         query = query.where(r.name.in_(list(names)))
     if stage is not None:
         query = query.where(r.stage == stage)
-    return [Series(n, s, int(c), int(a), int(b)) for n, s, c, a, b in session.execute(query)]
+    rows = [Series(n, s, int(c), int(a), int(b)) for n, s, c, a, b in session.execute(query)]
+    # By code point, as SQLite sorts: PostgreSQL's ORDER BY follows the database's collation
+    # (en_US puts "a_loss" before "B_loss", C the other way round).
+    return sorted(rows, key=lambda series: (series.name, series.stage))
 
 
 def bucket_width(lo: int, hi: int, max_points: int) -> tuple[int, int | None]:

@@ -24,11 +24,18 @@ def get_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # SQLite's own lower() folds ASCII only; PostgreSQL's folds every letter. The same
+            # case-insensitive search ("école" finding "ÉCOLE") must match on both.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
         return engine
     # More connections than the 40 threads FastAPI runs sync code on, so no thread ever waits
     # for a connection held by a request that is itself waiting for a thread.
     return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def session_factory(database_url: str) -> sessionmaker[Session]:

@@ -3,17 +3,22 @@ the same stored result on SQLite and on PostgreSQL (names, tags, expiries, limit
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.db import migrate
+from api.db.metrics import insert_metrics
+from api.db.session import session_scope
 from api.main import create_app
 from api.settings import Settings
 from tests.api.helpers import SPEC, submit
-from tests.conftest import ProjectToken
+from tests.conftest import ProjectToken, _admin, drop_pg_database, issue_token, pg_url_for
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -176,3 +181,63 @@ def _plus_five_hours() -> Any:
     from datetime import timezone
 
     return timezone(timedelta(hours=5))
+
+
+@pytest.fixture
+def en_us_pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database whose text sorts as en-US does (ICU), as a production
+    database initialised with LANG=en_US.UTF-8 would; the test server's own are C.UTF-8."""
+
+    name = f"t_en_{uuid.uuid4().hex[:12]}"
+    _admin(
+        f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+        "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    )
+    url = pg_url_for(name)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.mark.parametrize("collated", ["postgresql en-US", "sqlite"])
+def test_metric_series_come_in_the_same_order_whatever_the_collation(
+    collated: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+
+    fixture = "en_us_pg_url" if collated.startswith("postgresql") else "sqlite_url"
+    url = str(request.getfixturevalue(fixture))
+    here = Settings(
+        database_url=url,
+        artifact_root=str(tmp_path / "artifacts"),
+        broker_folder=tmp_path / "broker",
+        component_modules=[],
+    )
+    headers = issue_token(url, "p").headers
+    names = ["b_loss", "Z", "a_loss", "B_loss", "_x"]
+    with TestClient(create_app(here, dispatcher=lambda job_id: None)) as client:
+        job_id = submit(client, headers)["id"]
+        point = {"job_id": job_id, "stage": "train", "step": 0, "epoch": 0, "value": 1.0}
+        with session_scope(url) as session:
+            insert_metrics(session, [{**point, "name": name} for name in names])
+        history = client.get(
+            f"/v1/jobs/{job_id}/metrics", params={"max_points": 10}, headers=headers
+        )
+    assert history.status_code == 200, history.text
+    assert [s["name"] for s in history.json()["series"]] == sorted(names)  # code point order
+
+
+def test_a_name_search_ignores_case_beyond_ascii_on_both_databases(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    accented = submit(client, auth, name="ÉCOLE d'ÉTÉ")["id"]
+    submit(client, auth, name="ecole plain")
+
+    def found(text: str) -> list[str]:
+        items = client.get("/v1/jobs", params={"search": text}, headers=auth).json()["items"]
+        return [job["id"] for job in items]
+
+    assert found("école") == [accented]  # SQLite's own lower() would not fold É
+    assert found("d'été") == [accented]
+    assert len(found("COLE")) == 2

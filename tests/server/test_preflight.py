@@ -93,12 +93,15 @@ def test_an_installed_copy_keeps_its_data_in_the_users_data_folder(
 UNREACHABLE = "postgresql+psycopg://postgres:secret@127.0.0.1:1/nothing"
 
 
-@pytest.mark.parametrize("command", [["token", "create"], ["serve"], ["worker"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "command", [["token", "create"], ["serve"], ["worker"], ["demo"]], ids=" ".join
+)
 def test_an_unreachable_database_is_one_sentence(tmp_path: Path, command: list[str]) -> None:
-    line = one_error_line(trainyard(tmp_path, *command, DATABASE_URL=UNREACHABLE))
+    result = trainyard(tmp_path, *command, DATABASE_URL=UNREACHABLE)
+    line = one_error_line(result)
     assert line.startswith(f"error: `trainyard {' '.join(command)}`")
-    assert "cannot open the database postgresql+psycopg://postgres:***@127.0.0.1:1/nothing" in line
-    assert "secret" not in line
+    assert "the database postgresql+psycopg://postgres:***@127.0.0.1:1/nothing" in line
+    assert "secret" not in result.stdout + result.stderr
 
 
 def test_check_and_migrate_say_the_same_sentence(tmp_path: Path) -> None:
