@@ -103,7 +103,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def add_serve(sub: Subparsers) -> None:
-    p = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP API (uvicorn)",
+        description="Checks the database and imports COMPONENT_MODULES (looked up on the "
+        "Python path and in the current folder) first, and stops with one line if either fails.",
+    )
     p.add_argument("--host", default=os.environ.get("TRAINYARD_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("TRAINYARD_PORT", "8000")))
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
