@@ -51,7 +51,9 @@ class TrainyardError(Exception):
 @dataclass(frozen=True)
 class Event:
     """One event of a job's stream: `id` increases within the job; `type` is status, metric,
-    progress, checkpoint, log or end; `data` is the event's JSON object."""
+    progress, checkpoint, log or end; `data` is the event's JSON object. With "queue" in
+    `stream_events(types=...)`, also `queue` events (a waiting job's position and reason): they
+    are not stored, and repeat the id of the event before them."""
 
     id: int
     type: str
@@ -237,6 +239,8 @@ class Client:
                     retry_ms = sse.retry if sse.retry is not None else retry_ms
                     if not sse.id or not sse.data:  # a bare `retry:` block carries no event
                         continue
+                    if sse.event == "queue" and "queue" not in (types or ()):
+                        continue  # not stored, no id of its own: only for who asks for it
                     event = Event(int(sse.id), sse.event, json.loads(sse.data))
                     last_event_id, failures = event.id, 0
                     yield event

@@ -15,6 +15,7 @@ from tests.events.conftest import LiveServer
 from tests.events.sse import Received, read_stream
 from tests.fleet_helpers import register_fake_worker
 from tests.worker.conftest import insert_job
+from trainyard import Client
 
 
 def queue_events(got: Received) -> list[tuple[int, str]]:
@@ -57,3 +58,21 @@ def test_a_waiting_job_streams_its_position_and_reason_as_they_change(
     stored = [i for i, t, _ in got.events if t != "queue"]
     assert all(i == stored[-1] for i, t, _ in got.events if t == "queue")  # no new ids
     assert ahead != mine
+
+
+def test_the_python_client_yields_queue_events_only_when_asked(
+    server: LiveServer, settings: Settings, project_token: ProjectToken
+) -> None:
+    waiting = insert_job(
+        settings.database_url, {"resources": {"gpus": 4}}, project=project_token.project_name
+    )
+    with Client(server.url, token=project_token.token) as client:
+        asked = client.stream_events(waiting, types=["status", "queue"])
+        first = [next(asked), next(asked)]
+        assert [e.type for e in first] == ["status", "queue"]
+        assert first[1].id == first[0].id  # not stored: it repeats the id before it
+        assert first[1].data["pending_reason"] == "pool_has_no_workers"
+        client.cancel(waiting)
+        default = [(e.id, e.type) for e in client.stream_events(waiting)]
+    assert [t for _, t in default] == ["status", "status", "end"]  # no queue event unasked
+    assert [i for i, _ in default] == sorted({i for i, _ in default})
