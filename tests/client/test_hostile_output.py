@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
-from api.db.models import Job
+from api.db.models import Checkpoint, Job
 from api.db.session import session_scope
 from tests.client.conftest import Cli, ok
 from tests.client.test_terminal import ANSI, on_terminal
@@ -110,3 +111,20 @@ def test_an_error_detail_from_the_server_is_shown_as_text(cli: Cli) -> None:
     assert result.returncode == 1
     _assert_inert(result.stderr)
     assert f"error: validation_error (HTTP 422): {SHOWN}" in result.stderr
+
+
+def test_a_download_name_from_the_server_stays_in_the_current_folder(
+    cli: Cli, hostile_job: str, client_stack: Stack, tmp_path: Path
+) -> None:
+    """The default file name is built from the checkpoint's `kind`; a `kind` holding a path
+    (a row written by something else than this server) still names a file here."""
+    with session_scope(client_stack.settings.database_url) as session:
+        session.execute(
+            update(Checkpoint).where(Checkpoint.job_id == hostile_job).values(kind="../../up")
+        )
+    (tmp_path / "inside").mkdir()
+    result = Cli(cli.url, cli.token, tmp_path / "inside")("download", hostile_job)
+    assert result.returncode == 0, result.stderr
+    saved = list((tmp_path / "inside").glob("*.ckpt"))
+    assert len(saved) == 1 and saved[0].name.startswith(f"{hostile_job}-.._.._up-step")
+    assert not list(tmp_path.glob("*.ckpt")) and not list(tmp_path.parent.glob("*.ckpt"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -234,7 +235,7 @@ def download(args: argparse.Namespace) -> int:
 
     with client_of(args) as client:
         row = client.checkpoint(args.job_id, args.checkpoint)
-        path = Path(args.output or f"{args.job_id}-{row.kind}-step{row.step}.ckpt")
+        path = Path(args.output or default_file_name(args.job_id, row.kind, row.step))
         partial = part_path(path)
         if partial.exists():
             echo(f"resuming {partial} from byte {partial.stat().st_size} of {row.size}")
@@ -244,6 +245,12 @@ def download(args: argparse.Namespace) -> int:
             )
     echo(f"saved {result.path} ({result.size} bytes, sha256 {result.sha256} verified)")
     return 0
+
+
+def default_file_name(job_id: str, kind: str, step: int) -> str:
+    """`<job>-<kind>-step<N>.ckpt`, always a plain name in the current folder: whatever the
+    server says `kind` is, no character of it can make the name a path."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{job_id}-{kind}-step{step}.ckpt")
 
 
 @contextmanager
