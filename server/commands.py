@@ -154,7 +154,7 @@ def add_worker(sub: Subparsers) -> None:
     p.add_argument(
         "--cpu-slots",
         type=int,
-        default=int(env("WORKER_CPU_SLOTS") or 1),
+        default=env("WORKER_CPU_SLOTS") or "1",  # a string: argparse checks it only when used
         help="CPU-only jobs it runs at once (default 1). Env: WORKER_CPU_SLOTS",
     )
     p.add_argument(
