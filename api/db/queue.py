@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.db.models import Job, JobStatus
@@ -96,17 +96,15 @@ def queue_info(
     since = aware(job.queued_at or job.created_at)
     if job.placement is not None:
         return QueueInfo(position=None, jobs_ahead=None, pending_reason=None, since=since)
-    ahead = int(session.scalar(select(func.count()).select_from(Job).where(ahead_of(job))) or 0)
     fleet = fleet or Fleet.read(session, now, timeout_s)
+    # One statement, one snapshot: a job ahead placed between two reads would make the count
+    # and the reason disagree.
+    runnable = case((Job.gpus <= fleet.largest_gpu_count(job.pool), 1), else_=0)
+    ahead, runnable_ahead = session.execute(
+        select(func.count(), func.coalesce(func.sum(runnable), 0)).where(ahead_of(job))
+    ).one()
     queued = _as_queued(job)
-    reason = fleet.static_reason(queued)
-    if reason is None:
-        runnable_ahead = session.scalar(
-            select(Job.id)
-            .where(ahead_of(job), Job.gpus <= fleet.largest_gpu_count(job.pool))
-            .limit(1)
-        )
-        reason = _waiting_reason(queued, runnable_ahead is not None)
+    reason = fleet.static_reason(queued) or _waiting_reason(queued, bool(runnable_ahead))
     return QueueInfo(position=ahead + 1, jobs_ahead=ahead, pending_reason=reason, since=since)
 
 

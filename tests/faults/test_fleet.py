@@ -227,9 +227,11 @@ def test_killing_one_job_process_leaves_the_worker_and_its_other_job_running(
 ) -> None:
     worker = workers("--gpus", "none", "--cpu-slots", "2", "--pool", "solo-kill")
     client = fleet.client()
-    spec = tiny_spec(module_params={"sleep_s": 0.25}, max_epochs=4, resources={"pool": "solo-kill"})
-    victim = wait_job(client, submit(client, spec)["id"], fleet, until=running)
-    neighbour = wait_job(client, submit(client, spec)["id"], fleet, until=running)
+    long = tiny_spec(module_params={"sleep_s": 0.5}, max_epochs=15, resources={"pool": "solo-kill"})
+    short = tiny_spec(module_params={"sleep_s": 0.2}, max_epochs=3, resources={"pool": "solo-kill"})
+    victim = wait_job(client, submit(client, long)["id"], fleet, until=running)
+    neighbour = wait_job(client, submit(client, short)["id"], fleet, until=running)
+    assert client.get(f"/v1/jobs/{victim['id']}").json()["status"] == "running"
 
     psutil.Process(_job_process(worker, victim["id"])).kill()  # kill -9 of that job only
 
