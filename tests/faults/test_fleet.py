@@ -66,7 +66,7 @@ def admin_client(fleet: FaultStack) -> httpx.Client:
 
 
 def gpu_job(
-    gpus: int = 1, pool: str = "default", sleep_s: float = 0.3, epochs: int = 3, **extra: Any
+    gpus: int = 1, pool: str = "default", sleep_s: float = 0.3, epochs: int = 5, **extra: Any
 ) -> dict[str, Any]:
     return tiny_spec(
         module="device_reporter",
