@@ -14,6 +14,8 @@ from catalog.components import LitAutoEncoder
 from tests.api.helpers import add_checkpoint, submit
 
 PARAMS = {"input_dim": 4, "hidden_dim": 8, "latent_dim": 2}
+# Samples of 4 features, as the module takes: a spec whose module does not fit its data is a 422.
+DATA = {"name": "synthetic", "params": {"shape": [4], "train_size": 32}}
 
 
 def checkpoint_bytes(model: LitAutoEncoder) -> bytes:
@@ -35,7 +37,9 @@ def checkpoint_bytes(model: LitAutoEncoder) -> bytes:
 @pytest.fixture
 def trained(client: TestClient, auth, settings: Settings, database_url: str):
     """A job with two checkpoints of different weights: `best` (step 1) and a later one."""
-    job_id = submit(client, auth, module={"name": "autoencoder", "params": PARAMS})["id"]
+    job_id = submit(
+        client, auth, module={"name": "autoencoder", "params": PARAMS}, datamodule=DATA
+    )["id"]
     store = get_artifact_store(settings)
     torch.manual_seed(0)
     best, last = LitAutoEncoder(**PARAMS), LitAutoEncoder(**PARAMS)
@@ -153,7 +157,9 @@ def test_predict_last_and_a_resumed_attempt_pick_the_same_row_on_a_tie(
     from api.db.session import session_scope
     from worker import lifecycle
 
-    job_id = submit(client, auth, module={"name": "autoencoder", "params": PARAMS})["id"]
+    job_id = submit(
+        client, auth, module={"name": "autoencoder", "params": PARAMS}, datamodule=DATA
+    )["id"]
     store = get_artifact_store(settings)
     for seed in (1, 2, 3):  # same step, same time: only the id tells them apart
         torch.manual_seed(seed)
