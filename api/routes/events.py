@@ -17,7 +17,6 @@ from api.params import CLIENT_INT, MAX_BIGINT
 from api.services.events import EVENT_TYPES, SEP, keep_alive, stream
 from trainyard.schemas.common import error_responses
 
-MAX_BIGINT = 2**63 - 1  # event ids are BIGINT: a larger one is a 422, not a 500
 # sse-starlette ends open streams itself when uvicorn stops (by cancelling them); this long it
 # first lets them end by themselves, as EventHub.close_streams makes them (api/services/events.py).
 # Under `trainyard serve`'s 5 s graceful-shutdown timeout, as the library asks.
