@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
 
 from api.db import jobs as job_queries
 from api.db.models import JobStatus
@@ -45,6 +45,7 @@ STATUS_VALUES = tuple(s.value for s in JobStatus)
 def create_job(
     body: JobCreate,
     response: Response,
+    background: BackgroundTasks,
     session: SessionDep,
     principal: AuthDep,
     settings: SettingsDep,
@@ -65,9 +66,9 @@ def create_job(
     ] = None,
 ) -> JobPublic | JobDryRun:
     """Validate the spec against the registry and the server's limits, store the job as
-    `queued` and run a scheduling pass: the job is placed on a worker whose free slots fit
-    `resources` (highest `priority` first, FIFO within a priority) and sent to it, or waits
-    with a `queue.pending_reason`. Unknown fields and bad params are a 422 naming the field;
+    `queued`; a scheduling pass runs right after the answer: the job is placed on a worker
+    whose free slots fit `resources` (highest `priority` first, FIFO within a priority) and
+    sent to it, or waits with a `queue.pending_reason`. Unknown fields and bad params are a 422 naming the field;
     a `priority` above the project's `max_priority` is a 422 too."""
     spec = resolve_spec(body, registry, settings)
     check_priority_cap(session, principal.project_id, body.priority)
@@ -85,8 +86,9 @@ def create_job(
         before_insert=lambda: limiter.check(principal.token_id),
     )
     if created:
-        scheduler.run_pass()  # placed and sent now if a worker has room (api/db/scheduling.py)
-        session.refresh(job)
+        # Placed and sent once the response is out (api/db/scheduling.py): a pass that places
+        # many jobs at once must not hold up this client's answer.
+        background.add_task(scheduler.run_pass)
     else:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/jobs/{job.id}"

@@ -53,7 +53,8 @@ def test_a_queued_job_shows_its_position_and_reason_and_a_placed_one_its_worker(
     client: TestClient, auth: dict[str, str], database_url: str
 ) -> None:
     worker = register_fake_worker(database_url, gpus=1, cpu_slots=0)
-    first = client.post("/v1/jobs", json=job_spec(resources={"gpus": 1}), headers=auth).json()
+    posted = client.post("/v1/jobs", json=job_spec(resources={"gpus": 1}), headers=auth).json()
+    first = client.get(f"/v1/jobs/{posted['id']}", headers=auth).json()  # after the pass
     assert first["placement"] == {"worker": worker, "gpus": [0]}
     assert first["queue"]["position"] is None  # placed, starting on its worker
     second = client.post(

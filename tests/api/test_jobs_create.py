@@ -53,7 +53,9 @@ def test_submit_stores_queued_job_and_dispatches_it(
     assert job["spec"]["trainer"] == {"max_epochs": 2, "limit_train_batches": 5}
     assert [t["to_status"] for t in job["transitions"]] == ["queued"]
     assert dispatched == [job["id"]]
-    assert job["placement"] == {"worker": cpu_worker, "gpus": []}
+    assert job["queue"]["pending_reason"] is not None  # answered before the scheduling pass
+    placed = client.get(f"/v1/jobs/{job['id']}", headers=auth).json()
+    assert placed["placement"] == {"worker": cpu_worker, "gpus": []}
     with session_scope(database_url) as session:
         row = session.get(Job, job["id"])
         assert row is not None and row.dispatched_at is not None
