@@ -85,7 +85,15 @@ class Supervisor:
             log.info("job %s is not queued (already claimed, cancelled or gone): skipped", job_id)
             return "skipped"
         try:
-            child = self._start(job)
+            try:
+                child = self._start(job)
+            except OSError as exc:  # no process could be started: hand the job back now
+                log.exception("job %s: could not start its process", job_id)
+                error = _error("JobProcessNotStarted", f"could not start the job process: {exc}")
+                status = lifecycle.hand_back(
+                    self.settings, job_id, FailureClass.infra_lost, error["message"], error
+                )
+                return str(status) if status is not None else lifecycle.LOST
             self._watch(child)
             return self._finish(child)
         finally:
